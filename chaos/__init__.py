@@ -1,0 +1,1 @@
+"""The chaos harness: live orchestrators, real faults, scenarios, checks and reports."""

@@ -1,0 +1,1 @@
+"""The guide's module names: `python -m mcp_task_orchestrator.server` starts the orchestrator."""

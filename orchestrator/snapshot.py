@@ -1,0 +1,215 @@
+"""State snapshots: `current_state.json`, its backups, and restore with fallback.
+
+The file is canonical JSON (sorted keys, fixed indentation) whose `integrity_hash` is the SHA-256
+of the canonical JSON of every other field. Verification re-serialises the whole document and
+compares bytes too, so a change to any byte of the file is detected, even in whitespace. Nothing
+in a snapshot is ever executed: it is parsed as JSON and checked field by field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from orchestrator import __version__
+from orchestrator.config import Paths
+from orchestrator.durable import fsync_directory, temp_name, write_synced
+
+SNAPSHOT_VERSION = 1
+BACKUPS_KEPT = 10
+MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
+BACKUP_PATTERN = re.compile(r"^backup_state_(\d{8}T\d{6}\.\d{6}Z)(?:_(\d+))?\.json$")
+
+REQUIRED_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "version": int,
+    "timestamp": str,
+    "server_version": str,
+    "restart_reason": str,
+    "active_tasks": list,
+    "suspended_tasks": list,
+    "client_sessions": list,
+    "database_state": dict,
+    "integrity_hash": str,
+}
+
+
+class SnapshotInvalid(ValueError):
+    """A snapshot file failed verification; the message says why."""
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def integrity_hash(document: dict[str, Any]) -> str:
+    body = {key: value for key, value in document.items() if key != "integrity_hash"}
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def render(document: dict[str, Any]) -> bytes:
+    """The one byte layout a snapshot may have on disk."""
+    return (json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def build_snapshot(
+    *,
+    restart_reason: str,
+    active_tasks: list[dict[str, Any]],
+    suspended_tasks: list[dict[str, Any]],
+    client_sessions: list[dict[str, Any]],
+    database_state: dict[str, Any],
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "version": SNAPSHOT_VERSION,
+        "timestamp": (now or datetime.now(UTC)).isoformat(),
+        "server_version": __version__,
+        "restart_reason": restart_reason,
+        "active_tasks": active_tasks,
+        "suspended_tasks": suspended_tasks,
+        "client_sessions": client_sessions,
+        "database_state": database_state,
+    }
+    document["integrity_hash"] = integrity_hash(document)
+    return document
+
+
+def parse_snapshot(raw: bytes) -> dict[str, Any]:
+    """Verify bytes read from a snapshot file; raise SnapshotInvalid saying what is wrong."""
+    if not raw:
+        raise SnapshotInvalid("file is empty")
+    if len(raw) > MAX_SNAPSHOT_BYTES:
+        raise SnapshotInvalid(f"file is larger than {MAX_SNAPSHOT_BYTES} bytes")
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SnapshotInvalid(f"not valid JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise SnapshotInvalid("top level is not a JSON object")
+    for name, expected in REQUIRED_FIELDS.items():
+        if name not in document:
+            raise SnapshotInvalid(f"field {name!r} is missing")
+        if not isinstance(document[name], expected) or isinstance(document[name], bool):
+            raise SnapshotInvalid(f"field {name!r} has the wrong type")
+    if document["version"] != SNAPSHOT_VERSION:
+        raise SnapshotInvalid(f"version {document['version']} is not supported (expected {SNAPSHOT_VERSION})")
+    if document["integrity_hash"] != integrity_hash(document):
+        raise SnapshotInvalid("integrity_hash does not match the content")
+    if render(document) != raw:
+        raise SnapshotInvalid("file bytes differ from the canonical layout (edited by hand or damaged)")
+    database_file = document["database_state"].get("file")
+    if database_file is not None and database_file != "task_orchestrator.db":
+        raise SnapshotInvalid(f"database_state.file {database_file!r} points outside the state directory")
+    return document
+
+
+def backup_sort_key(path: Path) -> tuple[str, int]:
+    match = BACKUP_PATTERN.match(path.name)
+    if match is None:
+        return ("", -1)
+    return (match.group(1), int(match.group(2) or 0))
+
+
+def list_backups(paths: Paths) -> list[Path]:
+    """Backups newest first (by the UTC timestamp in the name, then the collision counter)."""
+    if not paths.state_dir.is_dir():
+        return []
+    found = [p for p in paths.state_dir.iterdir() if BACKUP_PATTERN.match(p.name)]
+    return sorted(found, key=backup_sort_key, reverse=True)
+
+
+@dataclass
+class WriteResult:
+    path: str
+    size_bytes: int
+    integrity_hash: str
+    backup: str | None
+    pruned: list[str] = field(default_factory=list)
+
+
+def write_snapshot(paths: Paths, document: dict[str, Any], now: datetime | None = None) -> WriteResult:
+    """Write a new current snapshot durably, keeping the previous one as a backup.
+
+    The new bytes are written and fsynced before anything else changes, so a full or read-only disk
+    fails here and leaves the previous `current_state.json` exactly as it was.
+    """
+    paths.state_dir.mkdir(parents=True, exist_ok=True)
+    data = render(document)
+    staged = temp_name(paths.current_state)
+    write_synced(staged, data)
+    backup = None
+    try:
+        if paths.current_state.exists():
+            backup = _link_backup(paths, now or datetime.now(UTC))
+        os.replace(staged, paths.current_state)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    fsync_directory(paths.state_dir)
+    pruned = prune_backups(paths)
+    return WriteResult(str(paths.current_state), len(data), document["integrity_hash"], backup, pruned)
+
+
+def _link_backup(paths: Paths, now: datetime) -> str:
+    """Give the current snapshot a second, unique backup name (a hard link: no copy, no partial file)."""
+    stamp = now.strftime("%Y%m%dT%H%M%S.%fZ")
+    for counter in range(1000):
+        suffix = f"_{counter:02d}" if counter else ""
+        target = paths.state_dir / f"backup_state_{stamp}{suffix}.json"
+        try:
+            os.link(paths.current_state, target)
+            return target.name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free backup name for {stamp}")
+
+
+def prune_backups(paths: Paths, keep: int = BACKUPS_KEPT) -> list[str]:
+    removed = []
+    for old in list_backups(paths)[keep:]:
+        old.unlink(missing_ok=True)
+        removed.append(old.name)
+    if removed:
+        fsync_directory(paths.state_dir)
+    return removed
+
+
+@dataclass
+class RestoreReport:
+    """Which snapshot restore used, and why every file before it was rejected."""
+
+    used: str | None
+    source: str  # "current", "backup", or "database_only"
+    rejected: list[dict[str, str]]
+    document: dict[str, Any] | None
+
+    def summary(self) -> dict[str, Any]:
+        return {"used": self.used, "source": self.source, "rejected": self.rejected}
+
+
+def verify_file(path: Path) -> dict[str, Any]:
+    raw = path.read_bytes()
+    return parse_snapshot(raw)
+
+
+def load_latest(paths: Paths) -> RestoreReport:
+    """Try `current_state.json`, then each backup newest first; the database alone if none is valid."""
+    rejected: list[dict[str, str]] = []
+    candidates = [paths.current_state, *list_backups(paths)]
+    for index, candidate in enumerate(candidates):
+        try:
+            document = verify_file(candidate)
+        except FileNotFoundError:
+            rejected.append({"file": candidate.name, "reason": "file is missing"})
+            continue
+        except (OSError, SnapshotInvalid) as exc:
+            rejected.append({"file": candidate.name, "reason": str(exc)})
+            continue
+        return RestoreReport(candidate.name, "current" if index == 0 else "backup", rejected, document)
+    return RestoreReport(None, "database_only", rejected, None)

@@ -1,0 +1,533 @@
+"""SQLite task store: the durable truth that survives every kind of restart.
+
+One connection, guarded by a lock, in WAL mode with `synchronous=FULL` so that a write
+acknowledged to a client survives `kill -9`. Every public method is short and blocking;
+async callers run them through `anyio.to_thread.run_sync`.
+
+Row-level SQL lives in the module functions below, which take the connection handed to
+`TaskStore.read`, `TaskStore.write` or `TaskStore.run_idempotent`, so that a service can
+compose several of them into one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+TASK_STATUSES = ("pending", "in_progress", "completed", "failed", "cancelled", "interrupted", "archived")
+JOB_STATUSES = ("running", "suspended", "completed", "failed", "interrupted", "cancelled")
+COMPLEXITIES = ("simple", "moderate", "complex", "very_complex")
+
+
+def _check(column: str, values: Iterable[str]) -> str:
+    return f"CHECK ({column} IN ({', '.join(repr(v) for v in values)}))"
+
+
+# Each migration is applied once, in order, in its own transaction; `PRAGMA user_version`
+# records how many have been applied. Append new migrations; never edit an applied one.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        f"""CREATE TABLE tasks (
+            id TEXT PRIMARY KEY,
+            parent_id TEXT REFERENCES tasks(id) ON DELETE CASCADE,
+            title TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            specialist_role TEXT,
+            status TEXT NOT NULL {_check("status", TASK_STATUSES)},
+            complexity TEXT NOT NULL DEFAULT 'moderate' {_check("complexity", COMPLEXITIES)},
+            priority INTEGER NOT NULL DEFAULT 5,
+            context TEXT NOT NULL DEFAULT '',
+            instructions TEXT NOT NULL DEFAULT '',
+            summary TEXT,
+            result TEXT,
+            artifacts TEXT NOT NULL DEFAULT '[]',
+            next_action TEXT,
+            job_spec TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX tasks_parent ON tasks(parent_id)",
+        "CREATE INDEX tasks_status ON tasks(status)",
+        "CREATE INDEX tasks_created ON tasks(created_at)",
+        f"""CREATE TABLE jobs (
+            task_id TEXT PRIMARY KEY REFERENCES tasks(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL {_check("kind", ("builtin", "command"))},
+            params TEXT NOT NULL,
+            progress REAL NOT NULL DEFAULT 0 CHECK (progress >= 0 AND progress <= 1),
+            status TEXT NOT NULL {_check("status", JOB_STATUSES)},
+            checkpoint TEXT,
+            ignore_suspend INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX jobs_status ON jobs(status)",
+        """CREATE TABLE idempotency (
+            key TEXT PRIMARY KEY,
+            tool TEXT NOT NULL,
+            result TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            client_name TEXT NOT NULL,
+            working_directory TEXT,
+            created_at TEXT NOT NULL,
+            last_activity TEXT NOT NULL
+        )""",
+    ),
+)
+
+_JSON_COLUMNS = frozenset({"result", "artifacts", "job_spec", "params", "checkpoint"})
+_BOOL_COLUMNS = frozenset({"ignore_suspend"})
+_TASK_COLUMNS = frozenset(
+    {
+        "parent_id", "title", "description", "specialist_role", "status", "complexity", "priority",
+        "context", "instructions", "summary", "result", "artifacts", "next_action", "job_spec",
+    }
+)  # fmt: skip
+_JOB_COLUMNS = frozenset({"kind", "params", "progress", "status", "checkpoint", "ignore_suspend", "error"})
+
+
+class StoreError(Exception):
+    """The database refused or failed an operation; the message says what and where."""
+
+
+class StoreBusyError(StoreError):
+    """Another connection holds the write lock longer than the busy timeout allows."""
+
+
+class IdempotencyConflictError(StoreError):
+    """An idempotency key was reused for a different tool, which is a client bug."""
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _wrap(exc: sqlite3.Error, path: Path) -> StoreError:
+    if _is_busy(exc):
+        return StoreBusyError(f"database {path} is locked by another connection or process: {exc}")
+    return StoreError(f"database {path} failed: {exc}")
+
+
+class TaskStore:
+    """The orchestrator's SQLite database, opened and migrated on construction."""
+
+    def __init__(self, path: Path, busy_timeout_s: float = 5.0) -> None:
+        if busy_timeout_s < 0:
+            raise ValueError("busy_timeout_s must be >= 0")
+        self.path = Path(path)
+        self.busy_timeout_s = busy_timeout_s
+        self._lock = threading.Lock()
+        self._open_transactions = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(
+                self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise _wrap(exc, self.path) from exc
+        try:
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise _wrap(exc, self.path) from exc
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _migrate(self) -> None:
+        for target, statements in enumerate(MIGRATIONS, start=1):
+            with self._transaction("IMMEDIATE") as conn:
+                # Read inside the write lock so two processes opening at once cannot both migrate.
+                if conn.execute("PRAGMA user_version").fetchone()[0] >= target:
+                    continue
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {target}")
+
+    @contextmanager
+    def _transaction(self, mode: str) -> Iterator[sqlite3.Connection]:
+        conn = self._conn
+        with self._lock:
+            try:
+                conn.execute(f"BEGIN {mode}")
+                self._open_transactions += 1
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                finally:
+                    self._open_transactions -= 1
+            except sqlite3.Error as exc:
+                raise _wrap(exc, self.path) from exc
+
+    def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` in a read transaction, so it sees one consistent snapshot."""
+        with self._transaction("DEFERRED") as conn:
+            return fn(conn)
+
+    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` in a write transaction: all of its changes commit, or none do."""
+        with self._transaction("IMMEDIATE") as conn:
+            return fn(conn)
+
+    def run_idempotent(
+        self, key: str | None, tool: str, fn: Callable[[sqlite3.Connection], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Apply `fn` at most once per key: a replayed key returns the recorded result unchanged.
+
+        The check, the change and the record share one `BEGIN IMMEDIATE` transaction, so a
+        request replayed after a crash either finds the record or finds nothing applied.
+        """
+        with self._transaction("IMMEDIATE") as conn:
+            if key is not None:
+                row = conn.execute("SELECT tool, result FROM idempotency WHERE key = ?", (key,)).fetchone()
+                if row is not None:
+                    if row["tool"] != tool:
+                        raise IdempotencyConflictError(
+                            f"idempotency key {key!r} was already used for {row['tool']}, not {tool}"
+                        )
+                    return json.loads(row["result"])
+            encoded = json.dumps(fn(conn))
+            if key is not None:
+                conn.execute(
+                    "INSERT INTO idempotency (key, tool, result, created_at) VALUES (?, ?, ?, ?)",
+                    (key, tool, encoded, utc_now()),
+                )
+            return json.loads(encoded)
+
+    @property
+    def schema_version(self) -> int:
+        return self.read(lambda conn: conn.execute("PRAGMA user_version").fetchone()[0])
+
+    @property
+    def transactions_in_progress(self) -> int:
+        return self._open_transactions
+
+    def database_facts(self) -> dict[str, Any]:
+        """Measured facts about the database file, for health checks and restart readiness."""
+
+        def gather(conn: sqlite3.Connection) -> dict[str, Any]:
+            return {
+                "schema_version": conn.execute("PRAGMA user_version").fetchone()[0],
+                "journal_mode": conn.execute("PRAGMA journal_mode").fetchone()[0],
+                "task_counts": count_tasks_by_status(conn),
+            }
+
+        facts = self.read(gather)
+        wal = self.path.with_name(self.path.name + "-wal")
+        return {
+            "path": str(self.path),
+            "size_bytes": self.path.stat().st_size,
+            "wal_size_bytes": wal.stat().st_size if wal.exists() else 0,
+            "busy_timeout_s": self.busy_timeout_s,
+            **facts,
+        }
+
+    def checkpoint_wal(self) -> tuple[int, int, int]:
+        """Fold the WAL into the database file and truncate it: `(busy, wal_pages, checkpointed_pages)`.
+
+        busy is 1 when another connection's lock kept the checkpoint from completing.
+        """
+        with self._lock:
+            try:
+                busy, wal_pages, moved = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.Error as exc:
+                raise _wrap(exc, self.path) from exc
+        return busy, wal_pages, moved
+
+    def list_active_tasks(self) -> list[dict[str, Any]]:
+        """Tasks in progress, with their job's state, for the restart snapshot."""
+        return self.read(active_tasks)
+
+    def write_lock_held_elsewhere(self) -> bool:
+        """Whether another connection (usually another process) holds the write lock right now.
+
+        Probes with a second connection that does not wait; this store's own connection is
+        kept idle meanwhile so that its transactions never count as "elsewhere".
+        """
+        with self._lock:
+            probe = sqlite3.connect(self.path, timeout=0, isolation_level=None)
+            try:
+                probe.execute("BEGIN IMMEDIATE")
+                probe.execute("ROLLBACK")
+                return False
+            except sqlite3.OperationalError as exc:
+                if _is_busy(exc):
+                    return True
+                raise _wrap(exc, self.path) from exc
+            finally:
+                probe.close()
+
+    def integrity_check(self) -> tuple[bool, list[str]]:
+        """`PRAGMA integrity_check` on the file as it is on disk (a fresh connection, no cached pages)."""
+        try:
+            probe = sqlite3.connect(self.path, timeout=self.busy_timeout_s)
+        except sqlite3.DatabaseError as exc:
+            return False, [str(exc)]
+        try:
+            messages = [row[0] for row in probe.execute("PRAGMA integrity_check").fetchall()]
+        except sqlite3.DatabaseError as exc:
+            return False, [str(exc)]
+        finally:
+            probe.close()
+        return messages == ["ok"], messages
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+# -- row codec ---------------------------------------------------------------------------
+
+
+def _decode(row: sqlite3.Row | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    out: dict[str, Any] = {}
+    for column in row.keys():
+        value = row[column]
+        if column in _JSON_COLUMNS and value is not None:
+            value = json.loads(value)
+        elif column in _BOOL_COLUMNS:
+            value = bool(value)
+        out[column] = value
+    return out
+
+
+def _encode(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        column: json.dumps(value) if column in _JSON_COLUMNS and value is not None else value
+        for column, value in fields.items()
+    }
+
+
+def _update(
+    conn: sqlite3.Connection,
+    table: str,
+    key_column: str,
+    key: str,
+    allowed: frozenset[str],
+    fields: Mapping[str, Any],
+    only_if_status: Iterable[str] | None,
+) -> bool:
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValueError(f"not columns of {table}: {sorted(unknown)}")
+    values = _encode({**fields, "updated_at": utc_now()})
+    sql = f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in values)} WHERE {key_column} = ?"
+    params: list[Any] = [*values.values(), key]
+    if only_if_status is not None:
+        statuses = list(only_if_status)
+        sql += f" AND status IN ({', '.join('?' for _ in statuses)})"
+        params += statuses
+    return conn.execute(sql, params).rowcount > 0
+
+
+# -- tasks -------------------------------------------------------------------------------
+
+
+def insert_task(conn: sqlite3.Connection, **fields: Any) -> dict[str, Any]:
+    """Insert a task with a fresh id; `fields` are task columns (title and status required)."""
+    unknown = set(fields) - _TASK_COLUMNS
+    if unknown:
+        raise ValueError(f"not columns of tasks: {sorted(unknown)}")
+    now = utc_now()
+    values = _encode({"id": new_id(), **fields, "created_at": now, "updated_at": now})
+    conn.execute(
+        f"INSERT INTO tasks ({', '.join(values)}) VALUES ({', '.join('?' for _ in values)})",
+        list(values.values()),
+    )
+    return get_task(conn, values["id"])  # type: ignore[return-value]
+
+
+def get_task(conn: sqlite3.Connection, task_id: str) -> dict[str, Any] | None:
+    return _decode(conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone())
+
+
+def update_task(
+    conn: sqlite3.Connection, task_id: str, only_if_status: Iterable[str] | None = None, **fields: Any
+) -> bool:
+    """Set task columns; with `only_if_status`, only while the task is in one of those statuses."""
+    return _update(conn, "tasks", "id", task_id, _TASK_COLUMNS, fields, only_if_status)
+
+
+def subtasks(conn: sqlite3.Connection, parent_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute("SELECT * FROM tasks WHERE parent_id = ? ORDER BY rowid", (parent_id,)).fetchall()
+    return [_decode(row) for row in rows]  # type: ignore[misc]
+
+
+def task_tree_ids(conn: sqlite3.Connection, task_id: str) -> list[str]:
+    """The task and all of its descendants, parents first."""
+    rows = conn.execute(
+        """WITH RECURSIVE tree(id, depth) AS (
+               SELECT id, 0 FROM tasks WHERE id = ?
+               UNION ALL SELECT t.id, tree.depth + 1 FROM tasks t JOIN tree ON t.parent_id = tree.id
+           ) SELECT id FROM tree ORDER BY depth""",
+        (task_id,),
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def delete_task(conn: sqlite3.Connection, task_id: str) -> None:
+    """Delete a task; its subtasks and jobs go with it (foreign keys cascade)."""
+    conn.execute("DELETE FROM tasks WHERE id = ?", (task_id,))
+
+
+def find_tasks(
+    conn: sqlite3.Connection,
+    *,
+    status: str | None = None,
+    specialist_role: str | None = None,
+    parent_id: str | None = None,
+    text: str | None = None,
+    include_archived: bool = False,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of matching tasks, newest first, and the total number that match."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if status is not None:
+        clauses.append("status = ?")
+        params.append(status)
+    elif not include_archived:
+        clauses.append("status != 'archived'")
+    if specialist_role is not None:
+        clauses.append("specialist_role = ?")
+        params.append(specialist_role)
+    if parent_id is not None:
+        clauses.append("parent_id = ?")
+        params.append(parent_id)
+    if text is not None:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        clauses.append("(title LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')")
+        params += [pattern, pattern]
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    total = conn.execute(f"SELECT COUNT(*) FROM tasks {where}", params).fetchone()[0]
+    rows = conn.execute(
+        f"SELECT * FROM tasks {where} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    ).fetchall()
+    return [_decode(row) for row in rows], total  # type: ignore[misc]
+
+
+def active_tasks(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        """SELECT t.id, t.title, t.status, t.specialist_role, t.parent_id, t.updated_at,
+                  j.kind AS job_kind, j.status AS job_status, j.progress AS job_progress
+           FROM tasks t LEFT JOIN jobs j ON j.task_id = t.id
+           WHERE t.status = 'in_progress' ORDER BY t.created_at, t.rowid"""
+    ).fetchall()
+    return [dict(row) for row in rows]
+
+
+def count_tasks_by_status(conn: sqlite3.Connection) -> dict[str, int]:
+    counts = dict.fromkeys(TASK_STATUSES, 0)
+    for status, n in conn.execute("SELECT status, COUNT(*) FROM tasks GROUP BY status"):
+        counts[status] = n
+    return counts
+
+
+# -- jobs --------------------------------------------------------------------------------
+
+
+def save_job(
+    conn: sqlite3.Connection,
+    task_id: str,
+    *,
+    kind: str,
+    params: Mapping[str, Any],
+    ignore_suspend: bool,
+    progress: float = 0.0,
+    status: str = "running",
+    checkpoint: Mapping[str, Any] | None = None,
+) -> None:
+    """Create or replace the job attached to a task."""
+    values = _encode(
+        {
+            "task_id": task_id,
+            "kind": kind,
+            "params": dict(params),
+            "progress": progress,
+            "status": status,
+            "checkpoint": dict(checkpoint) if checkpoint is not None else None,
+            "ignore_suspend": int(ignore_suspend),
+            "error": None,
+            "updated_at": utc_now(),
+        }
+    )
+    conn.execute(
+        f"INSERT OR REPLACE INTO jobs ({', '.join(values)}) VALUES ({', '.join('?' for _ in values)})",
+        list(values.values()),
+    )
+
+
+def get_job(conn: sqlite3.Connection, task_id: str) -> dict[str, Any] | None:
+    return _decode(conn.execute("SELECT * FROM jobs WHERE task_id = ?", (task_id,)).fetchone())
+
+
+def update_job(
+    conn: sqlite3.Connection, task_id: str, only_if_status: Iterable[str] | None = None, **fields: Any
+) -> bool:
+    """Set job columns; with `only_if_status`, only while the job is in one of those statuses."""
+    return _update(conn, "jobs", "task_id", task_id, _JOB_COLUMNS, fields, only_if_status)
+
+
+def jobs_with_status(conn: sqlite3.Connection, statuses: Iterable[str]) -> list[dict[str, Any]]:
+    wanted = list(statuses)
+    rows = conn.execute(
+        f"SELECT * FROM jobs WHERE status IN ({', '.join('?' for _ in wanted)}) ORDER BY updated_at",
+        wanted,
+    ).fetchall()
+    return [_decode(row) for row in rows]  # type: ignore[misc]
+
+
+# -- sessions ----------------------------------------------------------------------------
+
+
+def insert_session(
+    conn: sqlite3.Connection, client_name: str, working_directory: str | None
+) -> dict[str, Any]:
+    now = utc_now()
+    session = {
+        "id": new_id(),
+        "client_name": client_name,
+        "working_directory": working_directory,
+        "created_at": now,
+        "last_activity": now,
+    }
+    conn.execute(
+        "INSERT INTO sessions (id, client_name, working_directory, created_at, last_activity)"
+        " VALUES (:id, :client_name, :working_directory, :created_at, :last_activity)",
+        session,
+    )
+    return session

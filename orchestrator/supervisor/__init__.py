@@ -1,0 +1,1 @@
+"""The supervisor: holds client connections and replaces worker processes behind them."""

@@ -1,0 +1,476 @@
+"""The restart coordinator: replaces the worker process phase by phase, or rolls back.
+
+Graceful restart with state: maintenance on and requests held; the replacement process is
+spawned at once, in parallel with the hand-over; jobs are suspended to a checkpoint and the
+snapshot is written by the old worker; the replacement (by then usually ready) restores from the
+snapshot and takes over; the held requests go to it in order; the old process is stopped.
+Until the replacement is serving, every failure rolls back to the old worker, which never
+stopped. An emergency restart (graceful=false) kills the old worker instead and brings jobs back
+as interrupted; nothing in the database is lost either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from statistics import median
+from typing import Any
+
+import anyio
+
+from orchestrator.errors import RestartError, RestartFailure
+from orchestrator.history import HistoryEntry
+from orchestrator.supervisor.runtime import Runtime
+from orchestrator.supervisor.worker_process import WorkerCallFailed, WorkerGone, WorkerHandle
+
+log = logging.getLogger(__name__)
+
+REASONS = (
+    "configuration_update",
+    "schema_migration",
+    "error_recovery",
+    "manual_request",
+    "emergency_shutdown",
+)
+START_ATTEMPTS = 2
+ROLLBACK_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class RestartRequest:
+    graceful: bool = True
+    preserve_state: bool = True
+    timeout: int = 30
+    reason: str = "manual_request"
+
+
+class _Replacement:
+    """The replacement worker process, spawned in the background so a deadline can bound the wait."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self.handle: WorkerHandle | None = None
+        self.error: BaseException | None = None
+        self.done = anyio.Event()
+
+    def launch(self) -> None:
+        self.runtime.task_group.start_soon(self._spawn)
+
+    async def _spawn(self) -> None:
+        try:
+            self.handle = await self.runtime.spawn_worker()
+        except (WorkerGone, WorkerCallFailed, TimeoutError, OSError) as exc:
+            self.error = exc
+        finally:
+            self.done.set()
+
+    def discard(self) -> None:
+        if self.handle is not None:
+            self.handle.kill()
+
+
+class RestartCoordinator:
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self.restart_count = 0
+        self._scope: anyio.CancelScope | None = None
+        self._last_restore: dict[str, Any] | None = None
+
+    # -- readiness -------------------------------------------------------------------------
+    async def worker_facts(self) -> tuple[dict[str, Any] | None, str | None]:
+        """The current worker's own measured facts, or why they could not be had."""
+        handle = self.runtime.worker
+        if handle is None or not handle.alive:
+            return None, "no worker process is running"
+        try:
+            return await handle.control("control_facts", {}, self.runtime.settings.control_timeout_s), None
+        except TimeoutError:
+            state = "stopped (SIGSTOP)" if handle.is_stopped_by_signal() else "not answering"
+            return (
+                None,
+                f"worker pid {handle.pid} is {state} after {self.runtime.settings.control_timeout_s}s",
+            )
+        except (WorkerGone, WorkerCallFailed) as exc:
+            return None, f"worker pid {handle.pid} failed to report: {exc}"
+
+    async def readiness(self) -> dict[str, Any]:
+        facts, problem = await self.worker_facts()
+        sessions = self.runtime.sessions.all()
+        connected = [s for s in sessions if s.disconnected_since is None]
+        notifiable = [
+            s for s in connected if s.server_session is not None and s.server_session.can_send_request
+        ]
+        issues: list[str] = []
+        if problem:
+            issues.append(problem)
+        if self.runtime.tracker.running:
+            issues.append(f"a restart is already in progress (phase {self.runtime.tracker.phase})")
+        if self.runtime.degraded is not None:
+            issues.append(f"no healthy worker: {self.runtime.degraded.message}")
+        jobs = (facts or {}).get("jobs", {})
+        database = (facts or {}).get("database", {})
+        unsuspendable = int(jobs.get("unsuspendable", 0))
+        if unsuspendable:
+            issues.append(f"{unsuspendable} active task(s) cannot be suspended")
+        pending = int(database.get("transactions_in_progress", 0)) + (
+            1 if database.get("write_lock_held_elsewhere") else 0
+        )
+        if database.get("write_lock_held_elsewhere"):
+            issues.append("database has a pending transaction: another connection holds a write lock")
+        elif pending:
+            issues.append(f"{pending} database transaction(s) pending")
+        active_count = int(jobs.get("running", 0)) + int(jobs.get("suspended", 0))
+        return {
+            "ready": not issues,
+            "issues": issues,
+            "checks": {
+                "active_tasks": {
+                    "count": active_count,
+                    "suspendable": int(jobs.get("suspendable", 0)),
+                    "status": "unknown" if facts is None else ("blocked" if unsuspendable else "ready"),
+                },
+                "database": {
+                    "transactions_pending": pending,
+                    "connections_open": count_open_connections(self.runtime),
+                    "status": "unknown" if facts is None else ("busy" if pending else "ready"),
+                },
+                "client_connections": {
+                    "active_connections": len(connected),
+                    "notifiable": len(notifiable),
+                    "status": "ready",
+                },
+            },
+            "facts": facts,
+        }
+
+    # -- restart ---------------------------------------------------------------------------
+    async def restart(self, request: RestartRequest) -> dict[str, Any]:
+        started = datetime.now(UTC)
+        try:
+            await self._admit(request)
+        except RestartFailure as refusal:
+            return self._respond(request, started, refusal, refused=True)
+        self.runtime.restarting = True
+        self._last_restore = None
+        tracker = self.runtime.tracker
+        tracker.begin(self.expected_duration_s(request))
+        if request.reason == "error_recovery":
+            dropped = self.runtime.buffer.clear(
+                "request buffer cleared by an error_recovery restart; send it again"
+            )
+            if dropped:
+                tracker.note_error(f"cleared {dropped} buffered request(s) (error_recovery)")
+        old = self.runtime.worker
+        failure: RestartFailure | None = None
+        with anyio.CancelScope() as scope:
+            self._scope = scope
+            try:
+                await self._replace(request, old)
+            except RestartFailure as exc:
+                failure = exc
+        if scope.cancelled_caught:
+            failure = RestartFailure(
+                RestartError.ALREADY_IN_PROGRESS, "pre-empted by an emergency restart while stuck"
+            )
+        self._scope = None
+        try:
+            if failure is not None:
+                tracker.note_error(failure.message)
+            message = "restart complete" if failure is None else f"restart failed: {failure.message}"
+            tracker.finish(failure is None, message)
+        finally:
+            self.runtime.restarting = False
+            self.runtime.buffer.open()
+        return self._respond(request, started, failure, refused=False, old=old)
+
+    async def _admit(self, request: RestartRequest) -> None:
+        runtime = self.runtime
+        if runtime.reboot_init_error:
+            raise RestartFailure(RestartError.INITIALIZATION_FAILED, runtime.reboot_init_error)
+        if runtime.worker is None and runtime.degraded is None:
+            raise RestartFailure(
+                RestartError.INITIALIZATION_FAILED,
+                "the reboot system is not initialized yet: the first worker is still starting",
+            )
+        if runtime.tracker.running:
+            stuck_for = runtime.tracker.seconds_in_phase()
+            if (
+                not request.graceful
+                and stuck_for >= runtime.settings.stuck_after_s
+                and self._scope is not None
+            ):
+                log.warning(
+                    "emergency restart pre-empts a restart stuck in %s for %.1fs",
+                    runtime.tracker.phase,
+                    stuck_for,
+                )
+                self._scope.cancel()
+                with anyio.fail_after(ROLLBACK_TIMEOUT_S * 2):
+                    while runtime.restarting:
+                        await anyio.sleep(0.01)
+            else:
+                raise RestartFailure(
+                    RestartError.ALREADY_IN_PROGRESS,
+                    f"another restart is in progress (phase {runtime.tracker.phase}, "
+                    f"{runtime.tracker.progress}%); wait for it or, if it is stuck for more than "
+                    f"{runtime.settings.stuck_after_s:.0f}s, force an emergency restart (graceful=false)",
+                )
+        if request.graceful and runtime.degraded is None:
+            readiness = await self.readiness()
+            if not readiness["ready"]:
+                raise RestartFailure(
+                    RestartError.SYSTEM_NOT_READY,
+                    "system not ready for a graceful restart: " + "; ".join(readiness["issues"]),
+                )
+
+    async def _replace(self, request: RestartRequest, old: WorkerHandle | None) -> None:
+        runtime, tracker = self.runtime, self.runtime.tracker
+        deadline = time.monotonic() + request.timeout
+        replacement = _Replacement(runtime)
+        keep_old = old is not None and old.alive and request.graceful
+        new: WorkerHandle | None = None
+        try:
+            if runtime.settings.early_start:
+                new = await self._ready_replacement(replacement, deadline)
+            runtime.buffer.close()
+            if keep_old:
+                await self._hand_over(request, old, deadline)
+            else:
+                self._skip_hand_over(old)
+            tracker.enter("finalizing", "old worker has handed over; finalizing")
+            tracker.enter("starting_process", "waiting for the replacement worker process")
+            if new is None:
+                new = await self._ready_replacement(replacement, deadline)
+            tracker.enter("loading_state", f"worker pid {new.pid} is restoring state")
+            mode = "snapshot" if keep_old and request.preserve_state else "interrupted"
+            self._last_restore = await self._activate(new, mode, deadline)
+            tracker.enter("resuming_tasks", f"worker pid {new.pid} resumed tasks; releasing held requests")
+        except BaseException:
+            replacement.discard()
+            if keep_old:
+                await self._roll_back(old)
+            elif runtime.worker is old and (old is None or not old.alive):
+                runtime.degraded = RestartFailure(
+                    RestartError.PROCESS_MANAGEMENT_FAILED,
+                    "the old worker was stopped and no replacement became healthy; restart the server manually "
+                    "or call orchestrator_restart_server again",
+                )
+            raise
+        runtime.install(new)
+        self.restart_count += 1
+        if old is not None and old.alive:
+            runtime.task_group.start_soon(self._stop_old, old)
+
+    async def _hand_over(self, request: RestartRequest, old: WorkerHandle, deadline: float) -> None:
+        runtime, tracker = self.runtime, self.runtime.tracker
+        tracker.enter(
+            "suspending_tasks", "waiting for in-flight requests, then suspending tasks to a checkpoint"
+        )
+        await self._until(deadline, runtime.wait_drained(old), "in-flight requests did not finish")
+        suspended: list[dict[str, Any]] = []
+        if request.preserve_state:
+            report = await self._control(
+                old, "control_suspend", {"deadline_s": self._left(deadline)}, deadline
+            )
+            suspended = report.get("suspended", [])
+            tracker.enter(
+                "serializing_state", f"writing the state snapshot ({len(suspended)} suspended task(s))"
+            )
+            written = await self._control(
+                old,
+                "control_write_snapshot",
+                {
+                    "restart_reason": request.reason,
+                    "client_sessions": runtime.sessions.snapshot_records(),
+                    "suspended_tasks": suspended,
+                    "deadline_s": self._left(deadline),
+                },
+                deadline,
+            )
+            integrity = await self._control(old, "control_integrity_check", {}, deadline, check_ok=False)
+            if not integrity.get("ok"):
+                raise RestartFailure(
+                    RestartError.DATABASE_ERROR,
+                    "database integrity check failed: " + "; ".join(integrity.get("messages", [])[:3]),
+                )
+            tracker.enter(
+                "closing_connections",
+                f"snapshot written ({written.get('size_bytes')} bytes); closing the old worker's connections",
+            )
+        else:
+            tracker.enter(
+                "serializing_state", "state preservation off: no snapshot, jobs come back interrupted"
+            )
+            tracker.enter("closing_connections", "stopping the old worker's jobs")
+            await self._control(old, "control_prepare_stop", {}, deadline)
+
+    def _skip_hand_over(self, old: WorkerHandle | None) -> None:
+        tracker = self.runtime.tracker
+        tracker.enter("suspending_tasks", "emergency restart: not waiting for tasks")
+        tracker.enter("serializing_state", "emergency restart: no snapshot, the database is the state")
+        tracker.enter("closing_connections", "stopping the old worker by force")
+        if old is not None:
+            old.kill()
+
+    async def _ready_replacement(self, replacement: _Replacement, deadline: float) -> WorkerHandle:
+        replacement.launch()
+        for attempt in range(1, START_ATTEMPTS + 1):
+            await self._until(deadline, replacement.done.wait(), "the replacement worker did not start")
+            if replacement.handle is not None:
+                return replacement.handle
+            self.runtime.tracker.note_error(
+                f"replacement worker attempt {attempt} failed: {replacement.error}"
+            )
+            if attempt < START_ATTEMPTS:
+                replacement.done = anyio.Event()
+                replacement.launch()
+        raise RestartFailure(
+            RestartError.PROCESS_MANAGEMENT_FAILED,
+            f"the replacement worker failed to start {START_ATTEMPTS} times: {replacement.error}",
+        )
+
+    async def _activate(self, new: WorkerHandle, mode: str, deadline: float) -> dict[str, Any]:
+        try:
+            return await self._until(
+                deadline, self.runtime.activate(new, mode, self._left(deadline)), "state restore"
+            )
+        except (WorkerGone, WorkerCallFailed) as exc:
+            raise RestartFailure(
+                RestartError.PROCESS_MANAGEMENT_FAILED,
+                f"replacement worker pid {new.pid} failed while restoring: {exc}",
+            ) from exc
+
+    async def _control(
+        self,
+        handle: WorkerHandle,
+        name: str,
+        arguments: dict[str, Any],
+        deadline: float,
+        check_ok: bool = True,
+    ) -> dict[str, Any]:
+        try:
+            result = await self._until(
+                deadline, handle.control(name, arguments, self._left(deadline) + 1), name
+            )
+        except (WorkerGone, WorkerCallFailed) as exc:
+            raise RestartFailure(RestartError.PROCESS_MANAGEMENT_FAILED, f"{name} failed: {exc}") from exc
+        if check_ok and not result.get("ok"):
+            raise RestartFailure(RestartError.by_code(result["error_code"]), result["error"])
+        return result
+
+    async def _until(self, deadline: float, awaitable: Any, what: str) -> Any:
+        try:
+            with anyio.fail_after(max(0.0, deadline - time.monotonic())):
+                return await awaitable
+        except TimeoutError:
+            raise RestartFailure(
+                RestartError.TIMEOUT_EXCEEDED,
+                f"{what}: timeout exceeded in phase {self.runtime.tracker.phase}",
+            ) from None
+
+    @staticmethod
+    def _left(deadline: float) -> float:
+        return max(0.1, deadline - time.monotonic())
+
+    async def _roll_back(self, old: WorkerHandle) -> None:
+        """The old worker serves again: jobs resume and its maintenance mode ends."""
+        with anyio.CancelScope(shield=True):
+            try:
+                await old.control("control_resume", {}, ROLLBACK_TIMEOUT_S)
+            except (TimeoutError, WorkerGone, WorkerCallFailed) as exc:
+                log.error("rollback: worker pid %s did not resume (%s); it stays in place", old.pid, exc)
+                self.runtime.tracker.note_error(
+                    f"rollback: worker pid {old.pid} did not confirm resume: {exc}"
+                )
+
+    async def _stop_old(self, old: WorkerHandle) -> None:
+        with anyio.move_on_after(self.runtime.settings.stop_grace_s):
+            try:
+                await old.control("control_prepare_stop", {}, self.runtime.settings.stop_grace_s)
+            except (TimeoutError, WorkerGone, WorkerCallFailed) as exc:
+                log.warning("old worker pid %s did not stop cleanly: %s", old.pid, exc)
+        await old.stop(self.runtime.settings.stop_grace_s)
+
+    # -- reporting -------------------------------------------------------------------------
+    def expected_duration_s(self, request: RestartRequest) -> float:
+        """Median of recent successful restarts, measured; the timeout when there is no history yet."""
+        durations = [
+            e.duration
+            for e in self.runtime.history.entries()[-20:]
+            if e.success and e.graceful == request.graceful
+        ]
+        return median(durations) if durations else float(request.timeout)
+
+    def _respond(
+        self,
+        request: RestartRequest,
+        started: datetime,
+        failure: RestartFailure | None,
+        refused: bool,
+        old: WorkerHandle | None = None,
+    ) -> dict[str, Any]:
+        tracker = self.runtime.tracker
+        completed = datetime.now(UTC)
+        duration = (completed - started).total_seconds()
+        new = self.runtime.worker
+        response: dict[str, Any] = {
+            "success": failure is None,
+            "graceful": request.graceful,
+            "preserve_state": request.preserve_state,
+            "timeout": request.timeout,
+            "phase": "failed" if refused else tracker.phase,
+            "progress": 0.0 if refused else tracker.progress,
+            "message": failure.message if refused and failure else tracker.message,
+            "restart_reason": request.reason,
+            "started_at": started.isoformat(),
+            "completed_at": completed.isoformat(),
+            "duration": round(duration, 4),
+            "errors": [failure.message] if refused else list(tracker.errors),
+            "error_code": failure.error.code if failure else None,
+            "old_worker_pid": old.pid if old else None,
+            "new_worker_pid": new.pid if new else None,
+            "supervisor_pid": os.getpid(),
+        }
+        if failure:
+            response.update(failure.fields())
+        if not refused:
+            response["phases"] = list(tracker.timeline)
+            response["restore_report"] = (
+                (self._last_restore or {}).get("restore_report") if failure is None else None
+            )
+        self.runtime.history.append(
+            HistoryEntry(
+                timestamp=started.isoformat(),
+                reason=request.reason,
+                success=failure is None,
+                duration=round(duration, 4),
+                error_code=failure.error.code if failure else None,
+                graceful=request.graceful,
+                preserve_state=request.preserve_state,
+                old_worker_pid=old.pid if old else None,
+                new_worker_pid=new.pid if new and failure is None else None,
+            )
+        )
+        return response
+
+
+def count_open_connections(runtime: Runtime) -> int:
+    """SQLite connections open on the task database: file descriptors of our workers pointing at it."""
+    target = str(runtime.paths.database)
+    handle = runtime.worker
+    pids = [handle.pid] if handle and handle.pid else []
+    count = 0
+    for pid in pids:
+        try:
+            for entry in os.scandir(f"/proc/{pid}/fd"):
+                try:
+                    if os.readlink(entry.path) == target:
+                        count += 1
+                except OSError:
+                    continue
+        except OSError:
+            continue
+    return count

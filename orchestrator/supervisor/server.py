@@ -1,0 +1,334 @@
+"""The process a client starts: an MCP server (stdio or streamable HTTP) in front of the worker.
+
+Task tools are listed from the worker and forwarded to it; the five reboot tools are answered
+here. The client's stdio pipe or HTTP session id belongs to this process, so replacing the
+worker behind it does not disturb the client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import uuid
+from typing import Any
+
+import anyio
+import uvicorn
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+from mcp_types import CallToolRequestParams, CallToolResult, ListToolsResult, Tool
+
+from orchestrator import __version__, lockfile
+from orchestrator.config import ConfigError, Paths, resolve_base_dir, resolve_log_level
+from orchestrator.durable import write_atomically
+from orchestrator.errors import RestartError, RestartFailure
+from orchestrator.logs import setup_logging
+from orchestrator.supervisor.coordinator import RestartCoordinator
+from orchestrator.supervisor.reboot_tools import DESCRIPTIONS, MODELS, ArgumentError, RebootTools
+from orchestrator.supervisor.runtime import Runtime, SupervisorSettings, json_result
+from orchestrator.supervisor.sessions import STDIO_SESSION_ID
+from orchestrator.worker import CONTROL_PREFIX
+
+log = logging.getLogger(__name__)
+
+SESSION_HEADER = "mcp-session-id"
+EXPIRY_SWEEP_S = 1.0
+
+
+def reboot_tool_list() -> list[Tool]:
+    return [
+        Tool(name=name, description=DESCRIPTIONS[name], input_schema=model.model_json_schema())
+        for name, model in MODELS.items()
+    ]
+
+
+def session_of(ctx: Any) -> tuple[str, str]:
+    """(session id, transport) of the request: the HTTP session id, `stdio`, or a one-off id."""
+    request = getattr(ctx, "request", None)
+    if request is None:
+        return STDIO_SESSION_ID, "stdio"
+    session_id = request.headers.get(SESSION_HEADER)
+    if session_id:
+        return session_id, "http"
+    return f"stateless-{uuid.uuid4().hex}", "http-stateless"
+
+
+class Supervisor:
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self.coordinator = RestartCoordinator(runtime)
+        self.reboot = RebootTools(runtime, self.coordinator)
+        self.server: Server[Any] = Server(
+            "mcp-task-orchestrator",
+            version=__version__,
+            instructions="Task orchestrator with a restart system that keeps clients connected. "
+            "Use orchestrator_health_check and orchestrator_restart_status to diagnose restarts.",
+            on_list_tools=self.list_tools,
+            on_call_tool=self.call_tool,
+            get_tool_input_schema=self.input_schema,
+        )
+
+    def tools(self) -> list[Tool]:
+        return [*self.runtime.worker_tools, *reboot_tool_list()]
+
+    def input_schema(self, name: str) -> dict[str, Any] | None:
+        for tool in self.tools():
+            if tool.name == name:
+                return dict(tool.input_schema)
+        return None
+
+    async def list_tools(self, ctx: Any, params: Any) -> ListToolsResult:
+        await self.runtime.first_worker_ready.wait()
+        return ListToolsResult(tools=self.tools())
+
+    async def call_tool(self, ctx: Any, params: CallToolRequestParams) -> CallToolResult:
+        session_id, transport = session_of(ctx)
+        if transport != "http-stateless":
+            record = self.runtime.sessions.touch(session_id, transport, ctx.session)
+            record.requests += 1
+        name, arguments = params.name, dict(params.arguments or {})
+        if name in MODELS:
+            try:
+                return json_result(await self.reboot.call(name, arguments))
+            except ArgumentError as exc:
+                return json_result({"success": False, "error": str(exc)}, is_error=True)
+        if name.startswith(CONTROL_PREFIX) or self.input_schema(name) is None:
+            known = ", ".join(t.name for t in self.tools())
+            return json_result(
+                {"success": False, "error": f"unknown tool {name!r}; known tools: {known}"}, is_error=True
+            )
+        return await self.runtime.forward(session_id, name, arguments)
+
+    # -- transports ------------------------------------------------------------------------
+    async def serve_stdio(self) -> None:
+        async with stdio_server() as (read_stream, write_stream):
+            await self.server.run(read_stream, write_stream, self.server.create_initialization_options())
+
+    async def serve_http(self, host: str, port: int) -> None:
+        app = self.server.streamable_http_app(
+            host=host, session_idle_timeout=self.runtime.settings.grace_period_s
+        )
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        bound_port = sock.getsockname()[1]
+        url = f"http://{host if ':' not in host else f'[{host}]'}:{bound_port}/mcp"
+        endpoint = {"url": url, "pid": os.getpid(), "host": host, "port": bound_port}
+        write_atomically(self.runtime.paths.root / "endpoint.json", json.dumps(endpoint).encode())
+        log.info("serving MCP over streamable HTTP at %s", url)
+        print(f"task orchestrator listening on {url}", file=sys.stderr, flush=True)
+        config = uvicorn.Config(self._observe_sessions(app), log_level="warning", lifespan="on")
+        await uvicorn.Server(config).serve(sockets=[sock])
+
+    def _observe_sessions(self, app: Any) -> Any:
+        """ASGI wrapper that sees each HTTP connection of a session open and close (drop detection)."""
+        sessions = self.runtime.sessions
+
+        async def observed(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            session_id = None
+            if scope["type"] == "http":
+                headers = dict(scope.get("headers") or [])
+                raw = headers.get(SESSION_HEADER.encode())
+                session_id = raw.decode() if raw else None
+            if session_id is None:
+                await app(scope, receive, send)
+                return
+            if scope.get("method") == "DELETE":
+                sessions.forget(session_id, expired=False)
+                await app(scope, receive, send)
+                return
+            sessions.http_connection_opened(session_id)
+            try:
+                await app(scope, receive, send)
+            finally:
+                sessions.http_connection_closed(session_id)
+
+        return observed
+
+    async def sweep_expired_sessions(self) -> None:
+        while True:
+            await anyio.sleep(EXPIRY_SWEEP_S)
+            for session_id in self.runtime.sessions.expire_idle():
+                log.info(
+                    "session %s expired after the %.0fs grace period",
+                    session_id,
+                    self.runtime.settings.grace_period_s,
+                )
+
+
+def check_state_dir(paths: Paths) -> str | None:
+    """The reboot system needs a writable state dir; say why not (RESTART_001) instead of failing later."""
+    try:
+        paths.state_dir.mkdir(parents=True, exist_ok=True)
+        write_atomically(paths.state_dir / ".writable", b"ok\n")
+        (paths.state_dir / ".writable").unlink()
+    except OSError as exc:
+        return f"state directory {paths.state_dir} is unusable at start: {exc.strerror or exc}; fix it and restart the server"
+    return None
+
+
+async def run_supervisor(paths: Paths, settings: SupervisorSettings, http: tuple[str, int] | None) -> None:
+    async with anyio.create_task_group() as task_group:
+        runtime = Runtime(paths, settings, task_group)
+        runtime.reboot_init_error = check_state_dir(paths)
+        if runtime.reboot_init_error:
+            log.error("%s", runtime.reboot_init_error)
+        supervisor = Supervisor(runtime)
+        task_group.start_soon(start_first_worker, runtime)
+        task_group.start_soon(supervisor.sweep_expired_sessions)
+        task_group.start_soon(stop_on_signals, task_group.cancel_scope)
+        try:
+            if http:
+                await supervisor.serve_http(*http)
+            else:
+                await supervisor.serve_stdio()
+        finally:
+            with anyio.CancelScope(shield=True):
+                if runtime.worker is not None:
+                    await runtime.worker.stop(settings.stop_grace_s)
+            task_group.cancel_scope.cancel()
+
+
+async def start_first_worker(runtime: Runtime) -> None:
+    runtime.buffer.close()
+    try:
+        await runtime.start_first_worker()
+    except Exception as exc:  # every failure becomes RESTART_006 answers, never a silent hang
+        log.error("the first worker failed to start: %s", exc)
+        runtime.degraded = RestartFailure(
+            RestartError.PROCESS_MANAGEMENT_FAILED,
+            f"the worker process failed to start: {exc}; see server.log",
+        )
+    finally:
+        runtime.first_worker_ready.set()
+        runtime.buffer.open()
+
+
+async def stop_on_signals(scope: anyio.CancelScope) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            log.info("received %s; stopping", signal.Signals(signum).name)
+            scope.cancel()
+            return
+
+
+def parse_http(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        number = int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--http expects [HOST:]PORT, got {value!r}") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"port {number} is out of range 0..65535")
+    return host, number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m mcp_task_orchestrator.server",
+        description="Start the MCP task orchestrator: a supervisor that serves MCP clients over stdio "
+        "(default) or streamable HTTP, and runs the orchestrator in a worker process it can replace "
+        "without dropping clients (orchestrator_restart_server).",
+        epilog="Environment: MCP_TASK_ORCHESTRATOR_BASE_DIR (state location), MCP_TASK_ORCHESTRATOR_LOG_LEVEL "
+        "(DEBUG..CRITICAL), MCP_TASK_ORCHESTRATOR_ALLOW_COMMAND_JOBS=1 (allow external command jobs). "
+        "Files live in <base>/.task_orchestrator/.",
+    )
+    defaults = SupervisorSettings()
+    parser.add_argument(
+        "--base-dir",
+        help="directory holding .task_orchestrator/ (default: $MCP_TASK_ORCHESTRATOR_BASE_DIR or the working directory)",
+    )
+    parser.add_argument(
+        "--http",
+        metavar="[HOST:]PORT",
+        type=parse_http,
+        help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio (HOST defaults to 127.0.0.1; PORT 0 picks a free port, written to .task_orchestrator/endpoint.json)",
+    )
+    parser.add_argument(
+        "--log-level",
+        help="DEBUG, INFO, WARNING, ERROR or CRITICAL (default: $MCP_TASK_ORCHESTRATOR_LOG_LEVEL or INFO)",
+    )
+    parser.add_argument(
+        "--buffer-per-session",
+        type=int,
+        default=defaults.buffer_per_session,
+        help="requests held per session during a restart (default %(default)s)",
+    )
+    parser.add_argument(
+        "--buffer-total",
+        type=int,
+        default=defaults.buffer_total,
+        help="requests held in total during a restart (default %(default)s)",
+    )
+    parser.add_argument(
+        "--grace-period",
+        type=float,
+        default=defaults.grace_period_s,
+        help="seconds an HTTP session survives without its client (default %(default)s)",
+    )
+    parser.add_argument(
+        "--stuck-after",
+        type=float,
+        default=defaults.stuck_after_s,
+        help="seconds in one phase after which an emergency restart may pre-empt a running restart (default %(default)s)",
+    )
+    parser.add_argument(
+        "--worker-start-timeout",
+        type=float,
+        default=defaults.worker_start_timeout_s,
+        help="seconds a worker process may take to start (default %(default)s)",
+    )
+    parser.add_argument(
+        "--no-early-start",
+        action="store_true",
+        help="spawn the replacement worker only after the old one handed over (slower; for benchmarks)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    for flag, value in (
+        ("--buffer-per-session", args.buffer_per_session),
+        ("--buffer-total", args.buffer_total),
+    ):
+        if value < 1:
+            print(f"error: {flag} must be at least 1", file=sys.stderr)
+            return 2
+    try:
+        paths = Paths(resolve_base_dir(args.base_dir))
+        setup_logging(paths, resolve_log_level(args.log_level), "supervisor")
+    except (ConfigError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        note = lockfile.acquire(paths.lock_file)
+    except (lockfile.LockHeld, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if note:
+        log.warning(note)
+    settings = SupervisorSettings(
+        buffer_per_session=args.buffer_per_session,
+        buffer_total=args.buffer_total,
+        grace_period_s=args.grace_period,
+        stuck_after_s=args.stuck_after,
+        worker_start_timeout_s=args.worker_start_timeout,
+        early_start=not args.no_early_start,
+    )
+    log.info(
+        "supervisor %d starting (base %s, %s)", os.getpid(), paths.base, "http" if args.http else "stdio"
+    )
+    try:
+        anyio.run(run_supervisor, paths, settings, args.http)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        lockfile.release(paths.lock_file)
+    return 0

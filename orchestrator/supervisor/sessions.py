@@ -1,0 +1,169 @@
+"""The registry of client sessions the supervisor holds, and the reconnection bookkeeping.
+
+A session is one client connection: the stdio pipe, or one HTTP session id. Sessions live in
+the supervisor, which is never restarted, so a restart does not disturb them. An HTTP client
+that drops and returns with its session id inside the grace period counts as a successful
+reconnection; one that returns after its session expired counts as a failed one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from statistics import fmean
+from typing import Any
+
+import anyio
+from mcp.server.session import ServerSession
+
+STDIO_SESSION_ID = "stdio"
+PING_TIMEOUT_S = 5.0
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+@dataclass
+class ClientSessionRecord:
+    session_id: str
+    transport: str
+    created_at: str = field(default_factory=utc_now)
+    last_activity_monotonic: float = field(default_factory=time.monotonic)
+    last_activity: str = field(default_factory=utc_now)
+    requests: int = 0
+    in_flight: int = 0
+    open_http_connections: int = 0
+    disconnected_since: float | None = None
+    reconnections: int = 0
+    errors: int = 0
+    server_session: ServerSession | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "transport": self.transport,
+            "created_at": self.created_at,
+            "last_activity": self.last_activity,
+            "requests": self.requests,
+            "in_flight": self.in_flight,
+            "connected": self.disconnected_since is None,
+            "reconnections": self.reconnections,
+            "errors": self.errors,
+        }
+
+
+class SessionRegistry:
+    def __init__(self, grace_period_s: float):
+        self.grace_period_s = grace_period_s
+        self._sessions: dict[str, ClientSessionRecord] = {}
+        self._expired: set[str] = set()
+        self.successful_reconnections = 0
+        self.failed_reconnections = 0
+        self._reconnection_times: list[float] = []
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def get(self, session_id: str) -> ClientSessionRecord | None:
+        return self._sessions.get(session_id)
+
+    def all(self) -> list[ClientSessionRecord]:
+        return list(self._sessions.values())
+
+    def touch(
+        self, session_id: str, transport: str, server_session: ServerSession | None
+    ) -> ClientSessionRecord:
+        record = self._sessions.get(session_id)
+        if record is None:
+            record = self._sessions[session_id] = ClientSessionRecord(session_id, transport)
+        if server_session is not None:
+            record.server_session = server_session
+        record.last_activity_monotonic = time.monotonic()
+        record.last_activity = utc_now()
+        self._note_return(record)
+        return record
+
+    def http_connection_opened(self, session_id: str) -> None:
+        record = self._sessions.get(session_id)
+        if record is None:
+            if session_id in self._expired:
+                self.failed_reconnections += 1
+            return
+        record.open_http_connections += 1
+        self._note_return(record)
+
+    def http_connection_closed(self, session_id: str) -> None:
+        record = self._sessions.get(session_id)
+        if record is None:
+            return
+        record.open_http_connections = max(0, record.open_http_connections - 1)
+        if record.open_http_connections == 0 and record.in_flight == 0:
+            record.disconnected_since = time.monotonic()
+
+    def _note_return(self, record: ClientSessionRecord) -> None:
+        if record.disconnected_since is None:
+            return
+        away = time.monotonic() - record.disconnected_since
+        record.disconnected_since = None
+        if away >= 0.5:  # a real drop, not the gap between two HTTP requests
+            record.reconnections += 1
+            self.successful_reconnections += 1
+            self._reconnection_times.append(away)
+
+    def forget(self, session_id: str, expired: bool = True) -> None:
+        """Drop a session: expired (a later return counts as a failed reconnection) or closed by its client."""
+        if self._sessions.pop(session_id, None) is not None and expired:
+            self._expired.add(session_id)
+
+    def expire_idle(self) -> list[str]:
+        """Drop HTTP sessions whose client has been gone longer than the grace period."""
+        now = time.monotonic()
+        gone = [
+            s.session_id
+            for s in self._sessions.values()
+            if s.transport == "http"
+            and s.disconnected_since is not None
+            and now - s.disconnected_since > self.grace_period_s
+        ]
+        for session_id in gone:
+            self.forget(session_id)
+        return gone
+
+    def reconnection_stats(self) -> dict[str, Any]:
+        failed = self.failed_reconnections
+        return {
+            "successful_reconnections": self.successful_reconnections,
+            "failed_reconnections": failed,
+            "average_reconnection_time": round(fmean(self._reconnection_times), 3)
+            if self._reconnection_times
+            else 0.0,
+            "status": "healthy" if failed == 0 else "degraded",
+        }
+
+    def snapshot_records(self) -> list[dict[str, Any]]:
+        return [s.public() for s in self._sessions.values()]
+
+
+async def probe(record: ClientSessionRecord) -> dict[str, Any]:
+    """Really ask the client: a ping over its own session, timed."""
+    result: dict[str, Any] = {"session_id": record.session_id, "transport": record.transport}
+    session = record.server_session
+    if session is None or not session.can_send_request:
+        result.update(status="fail", reachable=False, reason="the session cannot receive server requests")
+        return result
+    started = time.monotonic()
+    try:
+        with anyio.fail_after(PING_TIMEOUT_S):
+            await session.send_ping()
+    except TimeoutError:
+        result.update(status="fail", reachable=False, reason=f"no answer to ping within {PING_TIMEOUT_S}s")
+    except Exception as exc:  # any transport failure means the client is not reachable
+        result.update(status="fail", reachable=False, reason=f"ping failed: {exc!r}")
+    else:
+        result.update(
+            status="pass", reachable=True, round_trip_ms=round((time.monotonic() - started) * 1000, 2)
+        )
+    result["connected"] = record.disconnected_since is None
+    return result

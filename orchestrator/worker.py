@@ -1,0 +1,334 @@
+"""The worker: the orchestrator proper, in a process the supervisor can replace.
+
+It serves the task tools, and `control_*` tools that only the supervisor calls: readiness facts,
+maintenance mode, suspending jobs to a checkpoint, writing the state snapshot, and activation
+(restore from the newest valid snapshot, or from the database alone). A worker started with
+`--standalone` (directly by a client, no supervisor) activates itself and has no control tools;
+a restart request there fails with RESTART_006.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import os
+import sqlite3
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field
+
+from orchestrator import __version__, lockfile, snapshot
+from orchestrator.config import ConfigError, Paths, resolve_base_dir, resolve_log_level
+from orchestrator.errors import RestartError
+from orchestrator.jobs import JobRunner
+from orchestrator.logs import setup_logging
+from orchestrator.store import StoreBusyError, StoreError, TaskStore
+from orchestrator.task_tools import register_task_tools
+from orchestrator.tasks import TaskService
+
+log = logging.getLogger(__name__)
+
+CONTROL_PREFIX = "control_"
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.EFBIG}
+DB_RETRY_PAUSE_S = 0.05
+
+
+@dataclass
+class WorkerState:
+    paths: Paths
+    store: TaskStore
+    service: TaskService
+    jobs: JobRunner | None = None
+    activated: bool = False
+    maintenance: bool = False
+    restore_report: dict[str, Any] | None = None
+    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+    def gate(self) -> None:
+        """Task tools refuse work until activation and while in maintenance mode."""
+        if not self.activated:
+            raise ToolError("RESTART_001: the worker is still starting (not activated yet); retry shortly")
+        if self.maintenance:
+            raise ToolError(
+                "the server is in maintenance mode for a restart; the supervisor buffers requests"
+            )
+
+    def running_jobs(self) -> JobRunner:
+        assert self.jobs is not None, "jobs start with the worker's task group"
+        return self.jobs
+
+
+def failure(error: RestartError, message: str) -> dict[str, Any]:
+    return {"ok": False, "error_code": error.code, "error": message}
+
+
+def classify_write_error(exc: BaseException) -> dict[str, Any]:
+    """Map what went wrong while serialising to the guide's code for it."""
+    if isinstance(exc, StoreBusyError | sqlite3.OperationalError) or isinstance(exc, StoreError):
+        return failure(RestartError.DATABASE_ERROR, f"database error while serializing state: {exc}")
+    if isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
+        reason = os.strerror(exc.errno)
+        return failure(
+            RestartError.STATE_SERIALIZATION_FAILED, f"state serialization failed: {reason} ({exc})"
+        )
+    return failure(RestartError.STATE_SERIALIZATION_FAILED, f"state serialization failed: {exc!r}")
+
+
+async def checkpoint_database(store: TaskStore, deadline: float) -> dict[str, Any]:
+    """Fold the WAL into the database file, retrying while another connection holds a lock."""
+    attempts = 0
+    while True:
+        attempts += 1
+        busy, wal_pages, moved = await anyio.to_thread.run_sync(store.checkpoint_wal)
+        if not busy:
+            return {"wal_pages": wal_pages, "checkpointed_pages": moved, "attempts": attempts}
+        if time.monotonic() >= deadline:
+            raise StoreBusyError(
+                f"database is locked by another connection; WAL checkpoint still busy after {attempts} attempts"
+            )
+        await anyio.sleep(DB_RETRY_PAUSE_S)
+
+
+def database_state(state: WorkerState) -> dict[str, Any]:
+    facts = state.store.database_facts()
+    facts["file"] = state.paths.database.name
+    facts.pop("path", None)
+    return facts
+
+
+def register_control_tools(app: MCPServer, state: WorkerState) -> None:
+    @app.tool(name="control_facts", structured_output=True)
+    async def control_facts() -> dict[str, Any]:
+        """Measured readiness and health facts of this worker process."""
+        store = state.store
+        lock_elsewhere = await anyio.to_thread.run_sync(store.write_lock_held_elsewhere)
+        facts = await anyio.to_thread.run_sync(store.database_facts)
+        return {
+            "pid": os.getpid(),
+            "server_version": __version__,
+            "started_at": state.started_at,
+            "activated": state.activated,
+            "maintenance": state.maintenance,
+            "restore_report": state.restore_report,
+            "jobs": state.running_jobs().stats(),
+            "database": {
+                **facts,
+                "connected": True,
+                "write_lock_held_elsewhere": lock_elsewhere,
+                "transactions_in_progress": store.transactions_in_progress,
+            },
+        }
+
+    @app.tool(name="control_integrity_check", structured_output=True)
+    async def control_integrity_check() -> dict[str, Any]:
+        """`PRAGMA integrity_check` of the task database."""
+        ok, messages = await anyio.to_thread.run_sync(state.store.integrity_check)
+        return {"ok": ok, "messages": messages[:20]}
+
+    @app.tool(name="control_enter_maintenance", structured_output=True)
+    async def control_enter_maintenance() -> dict[str, Any]:
+        state.maintenance = True
+        return {"ok": True, "maintenance": True}
+
+    @app.tool(name="control_resume", structured_output=True)
+    async def control_resume() -> dict[str, Any]:
+        """Roll back a restart on this worker: jobs run again and maintenance ends."""
+        await state.running_jobs().resume_all()
+        state.maintenance = False
+        return {"ok": True, "maintenance": False, "jobs": state.running_jobs().stats()}
+
+    @app.tool(name="control_suspend", structured_output=True)
+    async def control_suspend(deadline_s: Annotated[float, Field(gt=0, le=300)]) -> dict[str, Any]:
+        """Stop every job at a checkpoint; report the ones that ignored the request as hung."""
+        try:
+            report = await state.running_jobs().suspend_all(deadline_s)
+        except (StoreError, sqlite3.Error) as exc:
+            return failure(RestartError.DATABASE_ERROR, f"database error while suspending tasks: {exc}")
+        if report["hung"]:
+            return {
+                **failure(
+                    RestartError.TIMEOUT_EXCEEDED,
+                    f"{len(report['hung'])} task(s) did not suspend within {deadline_s:.1f}s: "
+                    + ", ".join(report["hung"][:5]),
+                ),
+                **report,
+            }
+        return {"ok": True, **report}
+
+    @app.tool(name="control_write_snapshot", structured_output=True)
+    async def control_write_snapshot(
+        restart_reason: str,
+        client_sessions: list[dict[str, Any]],
+        suspended_tasks: list[dict[str, Any]],
+        deadline_s: Annotated[float, Field(gt=0, le=300)],
+    ) -> dict[str, Any]:
+        """Checkpoint the database and write `current_state.json` durably (previous one kept as a backup)."""
+        deadline = time.monotonic() + deadline_s
+        try:
+            wal = await checkpoint_database(state.store, deadline)
+            active = await anyio.to_thread.run_sync(state.store.list_active_tasks)
+            document = snapshot.build_snapshot(
+                restart_reason=restart_reason,
+                active_tasks=active,
+                suspended_tasks=suspended_tasks,
+                client_sessions=client_sessions,
+                database_state={**database_state(state), "wal_checkpoint": wal},
+            )
+            written = await anyio.to_thread.run_sync(snapshot.write_snapshot, state.paths, document)
+        except (OSError, StoreError, sqlite3.Error) as exc:
+            log.error("state serialization failed: %s", exc)
+            return classify_write_error(exc)
+        if time.monotonic() > deadline:
+            return failure(
+                RestartError.TIMEOUT_EXCEEDED,
+                f"state serialization took longer than the {deadline_s:.1f}s left of the timeout",
+            )
+        return {"ok": True, **written.__dict__}
+
+    @app.tool(name="control_activate", structured_output=True)
+    async def control_activate(mode: str) -> dict[str, Any]:
+        """Start serving: `snapshot` restores from the newest valid snapshot (falling back to backups,
+        then the database alone); `database` skips the snapshot; `interrupted` marks jobs that were
+        running as interrupted (emergency restart, or state preservation off)."""
+        return await activate(state, mode)
+
+    @app.tool(name="control_prepare_stop", structured_output=True)
+    async def control_prepare_stop() -> dict[str, Any]:
+        """Stop jobs and close the database so the process can exit cleanly."""
+        await state.running_jobs().stop_all()
+        await anyio.to_thread.run_sync(state.store.close)
+        return {"ok": True}
+
+
+async def activate(state: WorkerState, mode: str) -> dict[str, Any]:
+    if mode not in ("snapshot", "database", "interrupted"):
+        raise ToolError(f"unknown activation mode {mode!r}: use snapshot, database or interrupted")
+    if state.activated:
+        return {"ok": True, "already_active": True, "restore_report": state.restore_report}
+    jobs = state.running_jobs()
+    report: dict[str, Any]
+    try:
+        if mode == "interrupted":
+            await anyio.to_thread.run_sync(jobs.mark_interrupted)
+            report = {
+                "used": None,
+                "source": "database_only",
+                "rejected": [],
+                "note": "running jobs marked interrupted",
+            }
+        else:
+            if mode == "snapshot":
+                restored = await anyio.to_thread.run_sync(snapshot.load_latest, state.paths)
+                report = restored.summary()
+            else:
+                report = {
+                    "used": None,
+                    "source": "database_only",
+                    "rejected": [],
+                    "note": "snapshot not requested",
+                }
+            await jobs.resume_from_database()
+    except (StoreError, sqlite3.Error) as exc:
+        return failure(RestartError.DATABASE_ERROR, f"database error while restoring: {exc}")
+    if report["source"] == "database_only" and report["rejected"]:
+        report["note"] = "no valid snapshot: started from the database alone"
+    state.restore_report = report
+    state.activated = True
+    log.info("worker %d activated (%s): %s", os.getpid(), mode, report)
+    return {"ok": True, "restore_report": report, "jobs": jobs.stats()}
+
+
+def register_standalone_restart(app: MCPServer) -> None:
+    @app.tool(name="orchestrator_restart_server", structured_output=True)
+    async def orchestrator_restart_server() -> dict[str, Any]:
+        """Restart needs the supervisor: this worker was started directly, so it cannot be replaced."""
+        error = RestartError.PROCESS_MANAGEMENT_FAILED
+        return {
+            "success": False,
+            "error_code": error.code,
+            "error": "no supervisor is running: this worker was started directly (--standalone) and cannot "
+            "replace itself; start the server with `python -m mcp_task_orchestrator.server`",
+            "solution": error.value.solution,
+        }
+
+
+def build_worker(state: WorkerState, standalone: bool) -> MCPServer:
+    app = MCPServer(
+        "mcp-task-orchestrator-worker",
+        version=__version__,
+        instructions="Task orchestrator: plan tasks into specialist subtasks, execute and complete them.",
+    )
+    register_task_tools(app, state.service, state.running_jobs(), gate=state.gate)
+    if standalone:
+        register_standalone_restart(app)
+    else:
+        register_control_tools(app, state)
+    return app
+
+
+async def serve(paths: Paths, standalone: bool) -> None:
+    store = await anyio.to_thread.run_sync(TaskStore, paths.database)
+    state = WorkerState(paths=paths, store=store, service=TaskService(store))
+    async with anyio.create_task_group() as task_group:
+        state.jobs = JobRunner(store, task_group, paths.base)
+        app = build_worker(state, standalone)
+        if standalone:
+            await activate(state, "snapshot")
+        await app.run_stdio_async()
+        if state.jobs is not None:
+            await state.jobs.stop_all()
+        task_group.cancel_scope.cancel()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m mcp_task_orchestrator.worker",
+        description="Orchestrator worker process. Normally started by the supervisor; use --standalone "
+        "to serve the task tools directly over stdio without the restart system.",
+    )
+    parser.add_argument(
+        "--base-dir",
+        help="directory holding .task_orchestrator/ (default: $MCP_TASK_ORCHESTRATOR_BASE_DIR or cwd)",
+    )
+    parser.add_argument(
+        "--log-level",
+        help="DEBUG, INFO, WARNING, ERROR or CRITICAL (default: $MCP_TASK_ORCHESTRATOR_LOG_LEVEL or INFO)",
+    )
+    parser.add_argument(
+        "--standalone",
+        action="store_true",
+        help="serve without a supervisor (restart tools fail with RESTART_006)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        paths = Paths(resolve_base_dir(args.base_dir))
+        setup_logging(paths, resolve_log_level(args.log_level), "worker")
+    except (ConfigError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    lock_note = None
+    if standalone := args.standalone:
+        try:
+            lock_note = lockfile.acquire(paths.lock_file)
+        except lockfile.LockHeld as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    if lock_note:
+        log.warning(lock_note)
+    log.info("worker %d starting (base %s)", os.getpid(), paths.base)
+    try:
+        anyio.run(serve, paths, standalone)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if standalone:
+            lockfile.release(paths.lock_file)
+    return 0
