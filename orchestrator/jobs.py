@@ -138,6 +138,7 @@ class _LiveJob:
     progress: float
     status: str = "running"
     stop_requested: bool = False
+    checkpoint_saved: bool = False
     stopped: anyio.Event = field(default_factory=anyio.Event)
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
 
@@ -151,6 +152,7 @@ class _LiveJob:
             "kind": self.spec.kind,
             "progress": self.progress,
             "checkpoint": self.checkpoint,
+            "checkpoint_saved": self.checkpoint_saved,
             "spec": self.spec.to_dict(),
         }
 
@@ -268,7 +270,7 @@ class JobRunner:
 
     async def suspend_all(self, deadline_s: float) -> dict[str, Any]:
         """Ask every running job to stop at its next tick with a final checkpoint; wait up to the deadline."""
-        targets = [job for job in self._jobs.values() if job.status == "running"]
+        targets = [job for job in self._jobs.values() if job.status in ("running", "hung")]
         for job in targets:
             job.stop_requested = True
             job.status = "stopping"
@@ -297,7 +299,7 @@ class JobRunner:
         return job is not None
 
     async def stop_all(self) -> None:
-        """Shutdown: stop executing. The database keeps each job's last checkpoint, status running."""
+        """Shutdown: stop executing. The database keeps each job's last checkpoint, so the next process resumes it."""
         jobs = list(self._jobs.values())
         self._jobs.clear()
         for job in jobs:
@@ -341,13 +343,14 @@ class JobRunner:
             await self._write(lambda conn: _interrupt(conn, task_id, error))
             return False
         progress = min(max(float(progress), 0.0), 1.0)
-        changed = await self._write(
+        changed = await self._try_write(
             lambda conn: db.update_job(
                 conn, task_id, only_if_status=RESUMABLE_STATUSES, status="running", progress=progress
             )
         )
-        if not changed:
-            return False
+        if changed is False:
+            return False  # the database no longer wants it run
+        # None (database unavailable): run anyway; the job's checkpoints record it once writes succeed.
         self._spawn(task_id, parsed, progress)
         return True
 
@@ -436,23 +439,30 @@ class JobRunner:
         progress, checkpoint = job.progress, job.checkpoint
         return await self._try_write(
             lambda conn: db.update_job(
-                conn, job.task_id, only_if_status=("running",), progress=progress, checkpoint=checkpoint
+                conn,
+                job.task_id,
+                only_if_status=RESUMABLE_STATUSES,
+                status="running",
+                progress=progress,
+                checkpoint=checkpoint,
             )
         )
 
     async def _suspend(self, job: _LiveJob) -> None:
         progress, checkpoint = job.progress, job.checkpoint
-        await self._try_write(
+        saved = await self._try_write(
             lambda conn: db.update_job(
                 conn,
                 job.task_id,
-                only_if_status=("running",),
+                only_if_status=RESUMABLE_STATUSES,
                 status="suspended",
                 progress=progress,
                 checkpoint=checkpoint,
             )
         )
-        job.status = "suspended"  # the returned record carries the checkpoint even if the write failed
+        # Suspended either way: the record returned by suspend_all still carries the checkpoint.
+        job.checkpoint_saved = saved is True
+        job.status = "suspended"
 
     async def _finish(self, job: _LiveJob, status: str, result: dict[str, Any]) -> bool | None:
         """Record the outcome on the job and its task; None if the database could not be written."""
@@ -464,7 +474,7 @@ class JobRunner:
             if not db.update_job(
                 conn,
                 job.task_id,
-                only_if_status=("running",),
+                only_if_status=RESUMABLE_STATUSES,
                 status=status,
                 progress=progress,
                 checkpoint=checkpoint,

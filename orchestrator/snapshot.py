@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from orchestrator import __version__
+from orchestrator import __version__, faultpoints
 from orchestrator.config import Paths
 from orchestrator.durable import fsync_directory, temp_name, write_synced
 
@@ -139,6 +139,7 @@ def write_snapshot(paths: Paths, document: dict[str, Any], now: datetime | None 
     The new bytes are written and fsynced before anything else changes, so a full or read-only disk
     fails here and leaves the previous `current_state.json` exactly as it was.
     """
+    faultpoints.hit("snapshot.write")
     paths.state_dir.mkdir(parents=True, exist_ok=True)
     data = render(document)
     staged = temp_name(paths.current_state)

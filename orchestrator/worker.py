@@ -25,7 +25,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from orchestrator import __version__, lockfile, snapshot
+from orchestrator import __version__, faultpoints, lockfile, snapshot
 from orchestrator.config import ConfigError, Paths, resolve_base_dir, resolve_log_level
 from orchestrator.errors import RestartError
 from orchestrator.jobs import JobRunner
@@ -213,6 +213,7 @@ async def activate(state: WorkerState, mode: str) -> dict[str, Any]:
         raise ToolError(f"unknown activation mode {mode!r}: use snapshot, database or interrupted")
     if state.activated:
         return {"ok": True, "already_active": True, "restore_report": state.restore_report}
+    await anyio.to_thread.run_sync(faultpoints.hit, "worker.activate")
     jobs = state.running_jobs()
     report: dict[str, Any]
     try:
@@ -324,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     if lock_note:
         log.warning(lock_note)
     log.info("worker %d starting (base %s)", os.getpid(), paths.base)
+    faultpoints.hit("worker.start")
     try:
         anyio.run(serve, paths, standalone)
     except KeyboardInterrupt:

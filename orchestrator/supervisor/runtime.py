@@ -73,6 +73,7 @@ class Runtime:
         self.history = RestartHistory(paths)
         self.tracker = PhaseTracker()
         self.restarting = False
+        self.shutting_down = False
         self.degraded: RestartFailure | None = None
         self.reboot_init_error: str | None = None
         self.started_at = datetime.now(UTC).isoformat()
@@ -110,7 +111,7 @@ class Runtime:
 
     async def _watch(self, handle: WorkerHandle) -> None:
         await handle.exited.wait()
-        if self.worker is handle and not self.restarting:
+        if self.worker is handle and not self.restarting and not self.shutting_down:
             await self.recover(handle, f"worker pid {handle.pid} exited unexpectedly ({handle.exit_reason})")
 
     async def recover(self, failed: WorkerHandle, why: str) -> None:

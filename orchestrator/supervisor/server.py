@@ -97,6 +97,7 @@ class Supervisor:
                 return json_result(await self.reboot.call(name, arguments))
             except ArgumentError as exc:
                 return json_result({"success": False, "error": str(exc)}, is_error=True)
+        await self.runtime.first_worker_ready.wait()
         if name.startswith(CONTROL_PREFIX) or self.input_schema(name) is None:
             known = ", ".join(t.name for t in self.tools())
             return json_result(
@@ -188,6 +189,7 @@ async def run_supervisor(paths: Paths, settings: SupervisorSettings, http: tuple
             else:
                 await supervisor.serve_stdio()
         finally:
+            runtime.shutting_down = True
             with anyio.CancelScope(shield=True):
                 if runtime.worker is not None:
                     await runtime.worker.stop(settings.stop_grace_s)

@@ -19,6 +19,7 @@ from mcp.server.session import ServerSession
 
 STDIO_SESSION_ID = "stdio"
 PING_TIMEOUT_S = 5.0
+RECONNECT_AFTER_S = 1.0
 
 
 def utc_now() -> str:
@@ -34,7 +35,6 @@ class ClientSessionRecord:
     last_activity: str = field(default_factory=utc_now)
     requests: int = 0
     in_flight: int = 0
-    open_http_connections: int = 0
     disconnected_since: float | None = None
     reconnections: int = 0
     errors: int = 0
@@ -59,6 +59,7 @@ class SessionRegistry:
         self.grace_period_s = grace_period_s
         self._sessions: dict[str, ClientSessionRecord] = {}
         self._expired: set[str] = set()
+        self._open_connections: dict[str, int] = {}
         self.successful_reconnections = 0
         self.failed_reconnections = 0
         self._reconnection_times: list[float] = []
@@ -86,20 +87,23 @@ class SessionRegistry:
         return record
 
     def http_connection_opened(self, session_id: str) -> None:
+        self._open_connections[session_id] = self._open_connections.get(session_id, 0) + 1
         record = self._sessions.get(session_id)
-        if record is None:
-            if session_id in self._expired:
-                self.failed_reconnections += 1
-            return
-        record.open_http_connections += 1
-        self._note_return(record)
+        if record is not None:
+            self._note_return(record)
+        elif session_id in self._expired:
+            self._expired.discard(session_id)
+            self.failed_reconnections += 1
 
     def http_connection_closed(self, session_id: str) -> None:
-        record = self._sessions.get(session_id)
-        if record is None:
+        """The last open HTTP connection of a session closing (its GET stream included) is a drop."""
+        remaining = self._open_connections.get(session_id, 0) - 1
+        if remaining > 0:
+            self._open_connections[session_id] = remaining
             return
-        record.open_http_connections = max(0, record.open_http_connections - 1)
-        if record.open_http_connections == 0 and record.in_flight == 0:
+        self._open_connections.pop(session_id, None)
+        record = self._sessions.get(session_id)
+        if record is not None:
             record.disconnected_since = time.monotonic()
 
     def _note_return(self, record: ClientSessionRecord) -> None:
@@ -107,7 +111,7 @@ class SessionRegistry:
             return
         away = time.monotonic() - record.disconnected_since
         record.disconnected_since = None
-        if away >= 0.5:  # a real drop, not the gap between two HTTP requests
+        if away >= RECONNECT_AFTER_S:  # a real drop, not the gap between two HTTP requests
             record.reconnections += 1
             self.successful_reconnections += 1
             self._reconnection_times.append(away)

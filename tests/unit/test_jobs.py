@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from orchestrator import store as db
 from orchestrator.config import ALLOW_COMMAND_JOBS_ENV, Paths
 from orchestrator.jobs import JobError, JobRunner, JobSpecError, parse_job_spec
-from orchestrator.store import TaskStore
+from orchestrator.store import StoreBusyError, TaskStore
 
 
 async def wait_until(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
@@ -80,7 +80,7 @@ async def test_builtin_job_checkpoints_progress_then_completes(store):
         assert done["progress"] == 1.0
         task = task_row(store, task_id)
         assert task["status"] == "completed" and task["result"]["kind"] == "builtin"
-        assert runner.stats()["jobs"] == []
+        await wait_until(lambda: runner.stats()["jobs"] == [])  # leaves the live set just after the commit
 
 
 async def test_suspend_all_stops_every_job_with_a_final_checkpoint(store):
@@ -96,8 +96,25 @@ async def test_suspend_all_stops_every_job_with_a_final_checkpoint(store):
             row = job_row(store, record["task_id"])
             assert row["status"] == "suspended"
             assert row["progress"] == record["progress"] == record["checkpoint"]["progress"] > 0
+            assert record["checkpoint_saved"] is True
         stats = runner.stats()
         assert (stats["running"], stats["suspended"], stats["hung"]) == (0, 2, 0)
+
+
+async def test_suspend_reports_a_checkpoint_the_database_refused(store, monkeypatch):
+    task_id = new_task(store)
+    async with job_runner(store) as runner:
+        await runner.start(task_id, builtin(60, interval_s=30))
+
+        def locked(fn):
+            raise StoreBusyError("database is locked")
+
+        monkeypatch.setattr(store, "write", locked)
+        [record] = (await runner.suspend_all(deadline_s=5))["suspended"]
+        monkeypatch.undo()
+        assert record["checkpoint_saved"] is False
+        assert job_row(store, task_id)["status"] == "running"  # the database kept its older checkpoint
+        assert runner.stats()["suspended"] == 1
 
 
 async def test_resume_from_continues_from_the_checkpoint_in_a_new_runner(store):
@@ -132,6 +149,22 @@ async def test_resume_all_undoes_a_suspension(store):
         assert await runner.resume_all() == {"resumed": [task_id]}
         assert job_row(store, task_id)["status"] == "running"
         await wait_until(lambda: task_row(store, task_id)["status"] == "completed")
+
+
+async def test_resume_all_works_while_the_database_is_locked(store, monkeypatch):
+    task_id = new_task(store)
+    async with job_runner(store) as runner:
+        await runner.start(task_id, builtin(60))
+        await runner.suspend_all(deadline_s=5)
+
+        def locked(fn):
+            raise StoreBusyError("database is locked")
+
+        monkeypatch.setattr(store, "write", locked)
+        assert await runner.resume_all() == {"resumed": [task_id]}
+        assert runner.stats()["running"] == 1
+        monkeypatch.undo()
+        await wait_until(lambda: job_row(store, task_id)["status"] == "running")  # a checkpoint caught up
 
 
 async def test_ignore_suspend_job_is_reported_hung_and_keeps_advancing(store):

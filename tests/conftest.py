@@ -1,0 +1,14 @@
+"""Shared fixtures: every test gets its own base directory; live servers bind port 0."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def base_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "base"
+    path.mkdir()
+    return path
