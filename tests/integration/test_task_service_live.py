@@ -175,6 +175,7 @@ async def test_debug_logging_under_an_mcp_client(base_dir):
 
 async def test_processes_are_findable_by_the_guide_pattern(base_dir):
     async with http_orchestrator(base_dir) as orchestrator:
+        await wait_until(orchestrator.worker_pids, 30, "the worker process")
         shell_env = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}
         listing = subprocess.run(["ps", "aux"], capture_output=True, text=True, env=shell_env).stdout
         pids = {int(line.split()[1]) for line in listing.splitlines() if "mcp_task_orchestrator" in line}
