@@ -39,7 +39,9 @@ MAX_ARGV = 100
 TICK_S = 0.05
 OUTPUT_TAIL_BYTES = 4096
 RESUMABLE_STATUSES = ("running", "suspended")
-_SPEC_KEYS = frozenset({"kind", "duration_s", "argv", "checkpoint_interval_s", "ignore_suspend"})
+_SPEC_KEYS = frozenset(
+    {"kind", "duration_s", "argv", "checkpoint_interval_s", "ignore_suspend", "ignore_suspend_s", "suspendable"}
+)
 
 
 class JobSpecError(ValueError):
@@ -57,6 +59,8 @@ class JobSpec:
     argv: tuple[str, ...] = ()
     checkpoint_interval_s: float = 0.5
     ignore_suspend: bool = False
+    ignore_suspend_s: float | None = None  # with ignore_suspend: comply after this long (None: never)
+    suspendable: bool = True  # false: a graceful restart is refused while it runs (RESTART_003)
 
     def to_dict(self) -> dict[str, Any]:
         spec: dict[str, Any] = {"kind": self.kind}
@@ -66,6 +70,9 @@ class JobSpec:
             spec["argv"] = list(self.argv)
         spec["checkpoint_interval_s"] = self.checkpoint_interval_s
         spec["ignore_suspend"] = self.ignore_suspend
+        if self.ignore_suspend_s is not None:
+            spec["ignore_suspend_s"] = self.ignore_suspend_s
+        spec["suspendable"] = self.suspendable
         return spec
 
 
@@ -87,17 +94,21 @@ def parse_job_spec(raw: Any) -> JobSpec:
     if unknown:
         raise JobSpecError(f"unknown job spec keys {sorted(unknown)}; allowed: {sorted(_SPEC_KEYS)}")
     interval = _seconds("checkpoint_interval_s", raw.get("checkpoint_interval_s", 0.5))
-    ignore_suspend = raw.get("ignore_suspend", False)
-    if not isinstance(ignore_suspend, bool):
-        raise JobSpecError(f"ignore_suspend must be true or false, got {ignore_suspend!r}")
+    ignore_suspend = raw.get("ignore_suspend", "ignore_suspend_s" in raw)
+    suspendable = raw.get("suspendable", True)
+    for flag, value in (("ignore_suspend", ignore_suspend), ("suspendable", suspendable)):
+        if not isinstance(value, bool):
+            raise JobSpecError(f"{flag} must be true or false, got {value!r}")
+    ignore_for = _seconds("ignore_suspend_s", raw["ignore_suspend_s"]) if "ignore_suspend_s" in raw else None
+    if ignore_for is not None and not ignore_suspend:
+        raise JobSpecError("ignore_suspend_s needs ignore_suspend true (or left out)")
+    behaviour = {"ignore_suspend": ignore_suspend, "ignore_suspend_s": ignore_for, "suspendable": suspendable}
     kind = raw.get("kind")
     if kind == "builtin":
         if "argv" in raw:
             raise JobSpecError("a builtin job takes duration_s, not argv")
         duration = _seconds("duration_s", raw.get("duration_s"))
-        return JobSpec(
-            "builtin", duration_s=duration, checkpoint_interval_s=interval, ignore_suspend=ignore_suspend
-        )
+        return JobSpec("builtin", duration_s=duration, checkpoint_interval_s=interval, **behaviour)
     if kind == "command":
         if not command_jobs_allowed():
             raise JobSpecError(
@@ -113,9 +124,7 @@ def parse_job_spec(raw: Any) -> JobSpec:
             or not all(isinstance(a, str) and a and "\0" not in a for a in argv)
         ):
             raise JobSpecError(f"argv must be a list of 1..{MAX_ARGV} non-empty strings, got {argv!r}")
-        return JobSpec(
-            "command", argv=tuple(argv), checkpoint_interval_s=interval, ignore_suspend=ignore_suspend
-        )
+        return JobSpec("command", argv=tuple(argv), checkpoint_interval_s=interval, **behaviour)
     raise JobSpecError(f"job kind must be 'builtin' or 'command', got {kind!r}")
 
 
@@ -138,6 +147,7 @@ class _LiveJob:
     progress: float
     status: str = "running"
     stop_requested: bool = False
+    stop_requested_at: float = 0.0
     checkpoint_saved: bool = False
     stopped: anyio.Event = field(default_factory=anyio.Event)
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
@@ -273,6 +283,7 @@ class JobRunner:
         targets = [job for job in self._jobs.values() if job.status in ("running", "hung")]
         for job in targets:
             job.stop_requested = True
+            job.stop_requested_at = time.monotonic()
             job.status = "stopping"
         with anyio.move_on_after(deadline_s):
             for job in targets:
@@ -314,7 +325,8 @@ class JobRunner:
             "running": sum(job.status in ("running", "stopping") for job in executing),
             "suspended": sum(job.status == "suspended" for job in self._jobs.values()),
             "hung": sum(job.status == "hung" for job in executing),
-            "suspendable": sum(not job.spec.ignore_suspend for job in executing),
+            "suspendable": sum(job.spec.suspendable for job in executing),
+            "unsuspendable": sum(not job.spec.suspendable for job in executing),
             "ignore_suspend": sum(job.spec.ignore_suspend for job in executing),
             "jobs": [
                 {
@@ -377,7 +389,11 @@ class JobRunner:
             job.stopped.set()
 
     def _should_stop(self, job: _LiveJob) -> bool:
-        return job.stop_requested and not job.spec.ignore_suspend
+        """A job honours a stop request, unless it is made to ignore it (for ever, or for a while)."""
+        if not job.stop_requested or job.spec.ignore_suspend and job.spec.ignore_suspend_s is None:
+            return False
+        ignored_for = job.spec.ignore_suspend_s if job.spec.ignore_suspend else 0.0
+        return time.monotonic() - job.stop_requested_at >= ignored_for
 
     async def _run_builtin(self, job: _LiveJob) -> None:
         assert job.spec.duration_s is not None

@@ -68,8 +68,14 @@ class JobSpecModel(BaseModel):
         None, description="command only: program and arguments, run without a shell in the base directory."
     )
     checkpoint_interval_s: Seconds = Field(0.5, description="How often progress is saved to the database.")
-    ignore_suspend: bool = Field(
-        False, description="Keep running when a restart asks jobs to stop (simulates a hung task)."
+    ignore_suspend: bool | None = Field(
+        None, description="Keep running when a restart asks jobs to stop (simulates a hung task)."
+    )
+    ignore_suspend_s: Seconds | None = Field(
+        None, description="With ignore_suspend: comply with a stop request after this many seconds."
+    )
+    suspendable: bool = Field(
+        True, description="false: this work cannot be suspended, so a graceful restart is refused while it runs."
     )
 
 

@@ -150,6 +150,7 @@ class RebootTools:
             "restart_count": self.coordinator.restart_count,
             "uptime_seconds": round(time.monotonic() - runtime.started_monotonic, 3),
             "maintenance_mode": runtime.tracker.maintenance_mode,
+            "state_restore": (facts or {}).get("restore_report"),
             "checks": checks,
         }
 
