@@ -7,6 +7,7 @@ survives restarts of the whole server too. A damaged line is skipped and counted
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,8 @@ from orchestrator.config import Paths
 from orchestrator.durable import append_line_durably
 
 RECENT_LIMIT = 20
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,12 +47,18 @@ class RestartHistory:
         self._paths = paths
         self.skipped_lines = 0
 
-    def append(self, entry: HistoryEntry) -> None:
-        self._paths.state_dir.mkdir(parents=True, exist_ok=True)
-        append_line_durably(self._paths.history_file, json.dumps(entry.__dict__, sort_keys=True))
+    def append(self, entry: HistoryEntry) -> bool:
+        """Record a restart; an unwritable state dir is logged, never allowed to break the restart's answer."""
+        try:
+            self._paths.state_dir.mkdir(parents=True, exist_ok=True)
+            append_line_durably(self._paths.history_file, json.dumps(entry.__dict__, sort_keys=True))
+        except OSError as exc:
+            log.error("could not record the restart in %s: %s", self._paths.history_file, exc)
+            return False
+        return True
 
     def entries(self) -> list[HistoryEntry]:
-        if not self._paths.history_file.exists():
+        if not self._paths.history_file.is_file():
             return []
         entries, skipped = [], 0
         for line in self._paths.history_file.read_text(errors="replace").splitlines():

@@ -37,6 +37,7 @@ REASONS = (
 )
 START_ATTEMPTS = 2
 ROLLBACK_TIMEOUT_S = 5.0
+WORKER_REPORT_MARGIN_S = 0.5  # the worker reports what it could not do before the supervisor's deadline
 
 
 @dataclass(frozen=True)
@@ -100,9 +101,7 @@ class RestartCoordinator:
         facts, problem = await self.worker_facts()
         sessions = self.runtime.sessions.all()
         connected = [s for s in sessions if s.disconnected_since is None]
-        notifiable = [
-            s for s in connected if s.server_session is not None and s.server_session.can_send_request
-        ]
+        notifiable = [s for s in connected if s.server_session is not None]
         issues: list[str] = []
         if problem:
             issues.append(problem)
@@ -152,7 +151,7 @@ class RestartCoordinator:
         try:
             await self._admit(request)
         except RestartFailure as refusal:
-            return self._respond(request, started, refusal, refused=True)
+            return self._respond(request, started, refusal, refused=True, old=self.runtime.worker)
         self.runtime.restarting = True
         self._last_restore = None
         tracker = self.runtime.tracker
@@ -273,7 +272,7 @@ class RestartCoordinator:
         suspended: list[dict[str, Any]] = []
         if request.preserve_state:
             report = await self._control(
-                old, "control_suspend", {"deadline_s": self._left(deadline)}, deadline
+                old, "control_suspend", {"deadline_s": self._worker_deadline(deadline)}, deadline
             )
             suspended = report.get("suspended", [])
             tracker.enter(
@@ -374,6 +373,10 @@ class RestartCoordinator:
     @staticmethod
     def _left(deadline: float) -> float:
         return max(0.1, deadline - time.monotonic())
+
+    @staticmethod
+    def _worker_deadline(deadline: float) -> float:
+        return max(0.1, deadline - time.monotonic() - WORKER_REPORT_MARGIN_S)
 
     async def _roll_back(self, old: WorkerHandle) -> None:
         """The old worker serves again: jobs resume and its maintenance mode ends."""

@@ -7,6 +7,7 @@ from typing import Any
 from mcp import Client
 
 from chaos.live import call
+from chaos.waiting import wait_until
 
 
 async def plan(client: Client, title: str, job: dict[str, Any] | None = None, subtasks: int = 1) -> dict[str, Any]:
@@ -34,3 +35,13 @@ async def all_tasks(client: Client) -> list[dict[str, Any]]:
 
 async def health(client: Client) -> dict[str, Any]:
     return await call(client, "orchestrator_health_check")
+
+
+async def ready(client: Client) -> Client:
+    """Wait until the first worker serves: a restart before that is refused with RESTART_001, by design."""
+
+    async def serving() -> bool:
+        return (await health(client))["worker_pid"] is not None and (await health(client))["healthy"]
+
+    await wait_until(serving, 30, "the first worker to serve")
+    return client

@@ -16,7 +16,7 @@ from chaos.live import call, http_orchestrator, stdio_client
 from chaos.waiting import wait_until
 from orchestrator import snapshot
 from orchestrator.config import Paths
-from tests.integration.helpers import all_tasks, health, plan
+from tests.integration.helpers import all_tasks, health, plan, ready
 
 pytestmark = pytest.mark.live
 
@@ -60,6 +60,7 @@ def alive(pid: int) -> bool:
 
 async def test_restart_replaces_the_worker_and_keeps_tasks_and_job_checkpoints(base_dir):
     async with http_orchestrator(base_dir) as orchestrator, orchestrator.client(mode="legacy") as client:
+        await ready(client)
         task_id = await start_job(client, base_dir, LONG_JOB)
         before = await health(client)
         tasks_before = {t["id"] for t in await all_tasks(client)}
@@ -122,14 +123,15 @@ async def test_requests_in_flight_and_arriving_mid_restart_are_answered_exactly_
 
     if transport == "stdio":
         async with stdio_client(base_dir) as client:
-            await scenario(client)
+            await scenario(await ready(client))
     else:
         async with http_orchestrator(base_dir) as orchestrator, orchestrator.client(mode="legacy") as client:
-            await scenario(client)
+            await scenario(await ready(client))
 
 
 async def test_ten_restarts_in_a_row_over_stdio_with_load(base_dir):
     async with stdio_client(base_dir) as client:
+        await ready(client)
         task_id = await start_job(client, base_dir, {**LONG_JOB, "duration_s": 600})
         acknowledged: list[str] = []
         done = anyio.Event()
@@ -163,6 +165,7 @@ async def test_ten_restarts_in_a_row_over_stdio_with_load(base_dir):
 async def test_a_second_restart_during_one_gets_restart_002_and_the_first_completes(base_dir, tmp_path):
     faults = tmp_path / "faults.json"
     async with http_orchestrator(base_dir, env=fault_env(faults)) as orchestrator, orchestrator.client() as client:
+        await ready(client)
         arm(faults, **{"snapshot.write": {"action": "delay", "seconds": 2}})
         outcome = {}
 
@@ -193,6 +196,7 @@ async def test_restart_001_when_the_state_dir_is_unusable_at_start(base_dir):
     Paths(base_dir).root.mkdir()
     Paths(base_dir).state_dir.write_text("not a directory")
     async with http_orchestrator(base_dir) as orchestrator, orchestrator.client() as client:
+        await ready(client)
         result = await call(client, "orchestrator_restart_server", {})
         assert result["error_code"] == "RESTART_001" and "state directory" in result["error"], result
         assert "startup logs" in result["solution"]
@@ -203,6 +207,7 @@ async def test_restart_001_when_the_state_dir_is_unusable_at_start(base_dir):
 
 async def test_restart_003_while_another_process_holds_a_write_lock(base_dir):
     async with http_orchestrator(base_dir) as orchestrator, orchestrator.client() as client:
+        await ready(client)
         await plan(client, "before the lock")
         holder = subprocess.Popen(
             [sys.executable, "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); sys.stdin.read()", str(Paths(base_dir).database)],
@@ -226,6 +231,7 @@ async def test_restart_003_while_another_process_holds_a_write_lock(base_dir):
 
 async def test_restart_004_for_a_task_that_will_not_suspend_then_a_larger_timeout_succeeds(base_dir):
     async with http_orchestrator(base_dir) as orchestrator, orchestrator.client() as client:
+        await ready(client)
         await start_job(client, base_dir, {**LONG_JOB, "ignore_suspend_s": 14})
         old_pid = (await health(client))["worker_pid"]
         failed = await call(client, "orchestrator_restart_server", {"timeout": 10})
@@ -241,6 +247,7 @@ async def test_restart_004_for_a_task_that_will_not_suspend_then_a_larger_timeou
 async def test_restart_005_keeps_the_previous_snapshot_and_preserve_state_false_succeeds(base_dir, tmp_path):
     faults = tmp_path / "faults.json"
     async with http_orchestrator(base_dir, env=fault_env(faults)) as orchestrator, orchestrator.client() as client:
+        await ready(client)
         assert (await call(client, "orchestrator_restart_server", {}))["success"]
         previous = Paths(base_dir).current_state.read_bytes()
         arm(faults, **{"snapshot.write": {"action": "error", "errno": "ENOSPC"}})
@@ -257,6 +264,7 @@ async def test_restart_005_keeps_the_previous_snapshot_and_preserve_state_false_
 async def test_restart_006_when_the_replacement_cannot_start_old_worker_keeps_serving(base_dir, tmp_path, action):
     faults = tmp_path / "faults.json"
     async with http_orchestrator(base_dir, env=fault_env(faults)) as orchestrator, orchestrator.client() as client:
+        await ready(client)
         task_id = await start_job(client, base_dir, LONG_JOB)
         old_pid = (await health(client))["worker_pid"]
         arm(faults, **{"worker.start": {"action": action}})
@@ -309,6 +317,7 @@ async def _phase_is(client, phase: str) -> bool:
 
 async def test_emergency_restart_brings_running_jobs_back_interrupted_and_loses_nothing(base_dir):
     async with http_orchestrator(base_dir) as orchestrator, orchestrator.client() as client:
+        await ready(client)
         task_id = await start_job(client, base_dir, {**LONG_JOB, "ignore_suspend": True})
         tasks_before = {t["id"] for t in await all_tasks(client)}
         old_pid = (await health(client))["worker_pid"]
@@ -321,6 +330,7 @@ async def test_emergency_restart_brings_running_jobs_back_interrupted_and_loses_
 
 async def test_a_crashed_worker_is_replaced_and_nothing_acknowledged_is_lost(base_dir):
     async with http_orchestrator(base_dir) as orchestrator, orchestrator.client() as client:
+        await ready(client)
         ids = [(await plan(client, f"before-crash-{i}"))["parent_task"]["id"] for i in range(5)]
         old_pid = (await health(client))["worker_pid"]
         os.kill(old_pid, 9)
@@ -335,6 +345,7 @@ async def test_a_crashed_worker_is_replaced_and_nothing_acknowledged_is_lost(bas
 
 async def test_a_tampered_snapshot_is_rejected_and_the_newest_backup_is_used(base_dir):
     async with http_orchestrator(base_dir) as orchestrator, orchestrator.client() as client:
+        await ready(client)
         for _ in range(2):
             assert (await call(client, "orchestrator_restart_server", {}))["success"]
     current = Paths(base_dir).current_state
@@ -343,6 +354,7 @@ async def test_a_tampered_snapshot_is_rejected_and_the_newest_backup_is_used(bas
     current.write_bytes(bytes(data))
     newest_backup = snapshot.list_backups(Paths(base_dir))[0].name
     async with http_orchestrator(base_dir) as orchestrator, orchestrator.client() as client:
+        await ready(client)
         restore = (await health(client))["state_restore"]
     assert restore["used"] == newest_backup and restore["source"] == "backup"
     assert restore["rejected"][0]["file"] == "current_state.json"
