@@ -158,17 +158,22 @@ def write_snapshot(paths: Paths, document: dict[str, Any], now: datetime | None 
 
 
 def _link_backup(paths: Paths, now: datetime) -> str:
-    """Give the current snapshot a second, unique backup name (a hard link: no copy, no partial file)."""
+    """Give the current snapshot a second, unique backup name (a hard link: no copy, no partial file).
+
+    Names sort by time; within one microsecond a counter above every name already used for that
+    instant keeps the order, even after pruning has freed lower counters.
+    """
     stamp = now.strftime("%Y%m%dT%H%M%S.%fZ")
-    for counter in range(1000):
+    used = [backup_sort_key(p)[1] for p in list_backups(paths) if backup_sort_key(p)[0] == stamp]
+    counter = max(used, default=-1) + 1
+    while True:
         suffix = f"_{counter:02d}" if counter else ""
         target = paths.state_dir / f"backup_state_{stamp}{suffix}.json"
         try:
             os.link(paths.current_state, target)
             return target.name
         except FileExistsError:
-            continue
-    raise FileExistsError(f"no free backup name for {stamp}")
+            counter += 1
 
 
 def prune_backups(paths: Paths, keep: int = BACKUPS_KEPT) -> list[str]:

@@ -1,0 +1,130 @@
+"""State snapshots: integrity, durable writes, backups and restore with fallback."""
+
+from __future__ import annotations
+
+import errno
+import json
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orchestrator import snapshot
+from orchestrator.config import Paths
+
+FIXED = datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+def sample(reason: str = "manual_request", tasks: int = 2) -> dict:
+    return snapshot.build_snapshot(
+        restart_reason=reason,
+        active_tasks=[{"id": f"t{i}", "title": f"task {i}", "status": "in_progress"} for i in range(tasks)],
+        suspended_tasks=[{"task_id": "t0", "progress": 0.25}],
+        client_sessions=[{"session_id": "stdio", "transport": "stdio"}],
+        database_state={"file": "task_orchestrator.db", "schema_version": 1},
+        now=FIXED,
+    )
+
+
+def test_round_trip_and_guide_fields(tmp_path):
+    paths = Paths(tmp_path)
+    snapshot.write_snapshot(paths, sample())
+    document = snapshot.verify_file(paths.current_state)
+    for field in ("version", "timestamp", "server_version", "restart_reason", "active_tasks", "client_sessions", "integrity_hash"):
+        assert field in document
+    assert len(document["active_tasks"]) == 2 and document["integrity_hash"] == snapshot.integrity_hash(document)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_single_byte_change_is_rejected(data):
+    raw = snapshot.render(sample())
+    position = data.draw(st.integers(0, len(raw) - 1))
+    replacement = data.draw(st.integers(0, 255).filter(lambda b: b != raw[position]))
+    tampered = raw[:position] + bytes([replacement]) + raw[position + 1 :]
+    with pytest.raises(snapshot.SnapshotInvalid):
+        snapshot.parse_snapshot(tampered)
+
+
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (b"", "empty"),
+        (b"{not json", "not valid JSON"),
+        (b"[]", "not a JSON object"),
+        (json.dumps({"version": 1}).encode(), "missing"),
+    ],
+)
+def test_malformed_files_say_why(raw, reason):
+    with pytest.raises(snapshot.SnapshotInvalid, match=reason):
+        snapshot.parse_snapshot(raw)
+
+
+def test_valid_json_with_a_wrong_hash_or_version_is_rejected():
+    document = sample()
+    document["integrity_hash"] = "0" * 64
+    with pytest.raises(snapshot.SnapshotInvalid, match="integrity_hash"):
+        snapshot.parse_snapshot(snapshot.render(document))
+    other = sample()
+    other["version"] = 99
+    other["integrity_hash"] = snapshot.integrity_hash(other)
+    with pytest.raises(snapshot.SnapshotInvalid, match="version 99"):
+        snapshot.parse_snapshot(snapshot.render(other))
+
+
+def test_a_path_outside_the_state_dir_is_rejected():
+    document = sample()
+    document["database_state"]["file"] = "../../etc/passwd"
+    document["integrity_hash"] = snapshot.integrity_hash(document)
+    with pytest.raises(snapshot.SnapshotInvalid, match="outside"):
+        snapshot.parse_snapshot(snapshot.render(document))
+
+
+def test_backups_never_collide_and_the_newest_ten_are_kept(tmp_path):
+    paths = Paths(tmp_path)
+    for index in range(15):
+        snapshot.write_snapshot(paths, sample(tasks=index), now=FIXED)
+    backups = snapshot.list_backups(paths)
+    assert len(backups) == snapshot.BACKUPS_KEPT
+    assert len({b.name for b in backups}) == len(backups)
+    newest = snapshot.verify_file(backups[0])
+    assert len(newest["active_tasks"]) == 13, "the newest backup is the snapshot before the current one"
+    assert len(snapshot.verify_file(paths.current_state)["active_tasks"]) == 14
+
+
+def test_restore_falls_back_to_backups_newest_first_and_reports_why(tmp_path):
+    paths = Paths(tmp_path)
+    for index in range(3):
+        snapshot.write_snapshot(paths, sample(tasks=index))
+    paths.current_state.write_text("garbage")
+    newest, second = snapshot.list_backups(paths)[:2]
+    newest.write_bytes(newest.read_bytes()[:-10])
+    report = snapshot.load_latest(paths)
+    assert report.used == second.name and report.source == "backup"
+    assert [r["file"] for r in report.rejected] == ["current_state.json", newest.name]
+    assert all(r["reason"] for r in report.rejected)
+
+
+def test_no_valid_file_means_the_database_alone(tmp_path):
+    paths = Paths(tmp_path)
+    snapshot.write_snapshot(paths, sample())
+    paths.current_state.unlink()
+    for backup in snapshot.list_backups(paths):
+        backup.write_text("{}")
+    report = snapshot.load_latest(paths)
+    assert report.used is None and report.source == "database_only" and report.document is None
+
+
+def test_a_full_disk_leaves_the_previous_snapshot_intact(fs):
+    """pyfakefs caps the disk; the write fails with ENOSPC before anything is replaced."""
+    paths = Paths(tmp := __import__("pathlib").Path("/base"))
+    fs.create_dir(tmp)
+    snapshot.write_snapshot(paths, sample())
+    before = paths.current_state.read_bytes()
+    fs.set_disk_usage(len(before) + 2048, path="/")
+    with pytest.raises(OSError) as failure:
+        snapshot.write_snapshot(paths, sample(tasks=200))
+    assert failure.value.errno == errno.ENOSPC
+    assert paths.current_state.read_bytes() == before
+    assert [p.name for p in paths.state_dir.iterdir()] == ["current_state.json"], "no temp file or backup left"
