@@ -56,9 +56,14 @@ class _Replacement:
         self.handle: WorkerHandle | None = None
         self.error: BaseException | None = None
         self.done = anyio.Event()
+        self.running = False
 
     def launch(self) -> None:
-        self.runtime.task_group.start_soon(self._spawn)
+        """Start a spawn attempt unless one is under way or has already succeeded."""
+        if not self.running and self.handle is None:
+            self.running = True
+            self.done = anyio.Event()
+            self.runtime.task_group.start_soon(self._spawn)
 
     async def _spawn(self) -> None:
         try:
@@ -66,6 +71,7 @@ class _Replacement:
         except (WorkerGone, WorkerCallFailed, TimeoutError, OSError) as exc:
             self.error = exc
         finally:
+            self.running = False
             self.done.set()
 
     def discard(self) -> None:
@@ -233,6 +239,10 @@ class RestartCoordinator:
         new: WorkerHandle | None = None
         try:
             if runtime.settings.early_start:
+                replacement.launch()
+            if keep_old and request.preserve_state:
+                await self._check_database(old, deadline)
+            if runtime.settings.early_start:
                 new = await self._ready_replacement(replacement, deadline)
             runtime.buffer.close()
             if keep_old:
@@ -289,12 +299,6 @@ class RestartCoordinator:
                 },
                 deadline,
             )
-            integrity = await self._control(old, "control_integrity_check", {}, deadline, check_ok=False)
-            if not integrity.get("ok"):
-                raise RestartFailure(
-                    RestartError.DATABASE_ERROR,
-                    "database integrity check failed: " + "; ".join(integrity.get("messages", [])[:3]),
-                )
             tracker.enter(
                 "closing_connections",
                 f"snapshot written ({written.get('size_bytes')} bytes); closing the old worker's connections",
@@ -324,12 +328,20 @@ class RestartCoordinator:
                 f"replacement worker attempt {attempt} failed: {replacement.error}"
             )
             if attempt < START_ATTEMPTS:
-                replacement.done = anyio.Event()
                 replacement.launch()
         raise RestartFailure(
             RestartError.PROCESS_MANAGEMENT_FAILED,
             f"the replacement worker failed to start {START_ATTEMPTS} times: {replacement.error}",
         )
+
+    async def _check_database(self, old: WorkerHandle, deadline: float) -> None:
+        """`PRAGMA integrity_check` before anything is disturbed: a damaged database is RESTART_008 up front."""
+        integrity = await self._control(old, "control_integrity_check", {}, deadline, check_ok=False)
+        if not integrity.get("ok"):
+            raise RestartFailure(
+                RestartError.DATABASE_ERROR,
+                "database integrity check failed: " + "; ".join(integrity.get("messages", [])[:3]),
+            )
 
     async def _activate(self, new: WorkerHandle, mode: str, deadline: float) -> dict[str, Any]:
         try:

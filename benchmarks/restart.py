@@ -1,0 +1,109 @@
+"""Restart cost, measured side by side in one run: total time and downtime.
+
+For 0 / 1,000 / 10,000 active tasks and 1 / 20 clients, with the replacement worker started early
+(before the old one hands over) and late (after), it restarts a live orchestrator several times
+while every client keeps calling a cheap tool. Downtime is the longest any client call that
+overlapped the restart took (the time a request waited in the buffer, seen end to end). Prints
+medians and the late/early ratios; the machine is noisy, so only the ratios are compared.
+
+    .venv/bin/python -m benchmarks.restart [--restarts 5] [--tasks 0,1000,10000] [--clients 1,20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from statistics import median
+
+import anyio
+
+from chaos.live import call, http_orchestrator
+from orchestrator.config import Paths
+from orchestrator.store import TaskStore, insert_task
+
+
+def prepare_database(directory: Path, active_tasks: int) -> Path:
+    """A base dir whose database holds `active_tasks` tasks in progress (set up directly, not timed)."""
+    paths = Paths(directory)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    store = TaskStore(paths.database)
+
+    def fill(conn):
+        for index in range(active_tasks):
+            insert_task(conn, title=f"active task {index}", description="benchmark", status="in_progress",
+                        specialist_role="implementer")
+
+    store.write(fill)
+    store.close()
+    return directory
+
+
+async def measure(base: Path, clients: int, restarts: int, early: bool) -> dict[str, float]:
+    extra = [] if early else ["--no-early-start"]
+    totals: list[float] = []
+    downtimes: list[float] = []
+    async with http_orchestrator(base, extra) as orchestrator:
+        async with orchestrator.client() as admin:
+            while not (await call(admin, "orchestrator_health_check"))["healthy"]:
+                await anyio.sleep(0.05)
+            calls: list[tuple[float, float]] = []
+            stop = anyio.Event()
+
+            async def load() -> None:
+                async with orchestrator.client() as client:
+                    while not stop.is_set():
+                        started = time.monotonic()
+                        await call(client, "orchestrator_get_status")
+                        calls.append((started, time.monotonic()))
+
+            async with anyio.create_task_group() as group:
+                for _ in range(clients):
+                    group.start_soon(load)
+                for _ in range(restarts):
+                    began = time.monotonic()
+                    result = await call(admin, "orchestrator_restart_server", {"timeout": 120})
+                    ended = time.monotonic()
+                    assert result["success"], result
+                    totals.append(ended - began)
+                    overlapping = [end - start for start, end in calls if start < ended and end > began]
+                    downtimes.append(max(overlapping, default=0.0))
+                stop.set()
+    return {"total_s": median(totals), "downtime_s": median(downtimes)}
+
+
+async def main(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="restart-bench-"))
+    try:
+        print(f"{'tasks':>6} {'clients':>7} | {'early: total':>12} {'downtime':>9} | {'late: total':>11} {'downtime':>9} | {'downtime late/early':>19}")
+        for tasks in args.tasks:
+            template = prepare_database(work / f"template-{tasks}", tasks)
+            for clients in args.clients:
+                row = {}
+                for early in (True, False):
+                    base = work / f"run-{tasks}-{clients}-{early}"
+                    shutil.copytree(template, base)
+                    row[early] = await measure(base, clients, args.restarts, early)
+                ratio = row[False]["downtime_s"] / max(row[True]["downtime_s"], 1e-6)
+                print(
+                    f"{tasks:>6} {clients:>7} | {row[True]['total_s']:>11.3f}s {row[True]['downtime_s'] * 1000:>7.0f}ms |"
+                    f" {row[False]['total_s']:>10.3f}s {row[False]['downtime_s'] * 1000:>7.0f}ms | {ratio:>18.1f}x",
+                    flush=True,
+                )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    numbers = lambda text: [int(part) for part in text.split(",")]  # noqa: E731
+    parser.add_argument("--restarts", type=int, default=5, help="restarts per configuration (median reported)")
+    parser.add_argument("--tasks", type=numbers, default=[0, 1000, 10000], help="active task counts, comma-separated")
+    parser.add_argument("--clients", type=numbers, default=[1, 20], help="client counts, comma-separated")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    anyio.run(main, parse_args())
