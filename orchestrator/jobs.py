@@ -28,7 +28,7 @@ import anyio.abc
 
 from orchestrator import store as db
 from orchestrator.config import ALLOW_COMMAND_JOBS_ENV, command_jobs_allowed
-from orchestrator.store import StoreError, TaskStore, utc_now
+from orchestrator.store import StoreBusyError, StoreError, TaskStore, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ T = TypeVar("T")
 MAX_DURATION_S = 3600.0
 MAX_ARGV = 100
 TICK_S = 0.05
+BUSY_RETRY_S = 0.5
 OUTPUT_TAIL_BYTES = 4096
 RESUMABLE_STATUSES = ("running", "suspended")
 _SPEC_KEYS = frozenset(
@@ -260,10 +261,11 @@ class JobRunner:
         resumed = [row["task_id"] for row in rows if await self.ensure_running(row["task_id"])]
         return {"resumed": resumed}
 
-    def mark_interrupted(self) -> dict[str, Any]:
+    async def mark_interrupted(self) -> dict[str, Any]:
         """After an emergency restart: jobs the database left running belong to a dead process.
 
-        Blocking (database only); run it in a worker thread.
+        If another connection holds the database, the marking is retried in the background: the
+        worker must come up even then, since an emergency restart is how a held lock is recovered from.
         """
         live = tuple(self._jobs)
 
@@ -274,7 +276,21 @@ class JobRunner:
                 _interrupt(conn, task_id, "the process running it stopped")
             return ids
 
-        return {"interrupted": self._store.write(mark)}
+        try:
+            return {"interrupted": await self._write(mark), "pending": False}
+        except StoreBusyError as exc:
+            log.warning("database busy (%s); jobs will be marked interrupted once it is free", exc)
+            self._tg.start_soon(self._retry_write, mark)
+            return {"interrupted": [], "pending": True}
+
+    async def _retry_write(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
+        while True:
+            await anyio.sleep(BUSY_RETRY_S)
+            try:
+                await self._write(fn)
+                return
+            except StoreBusyError:
+                continue
 
     # -- suspending and stopping -----------------------------------------------------------
 

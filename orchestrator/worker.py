@@ -218,12 +218,14 @@ async def activate(state: WorkerState, mode: str) -> dict[str, Any]:
     report: dict[str, Any]
     try:
         if mode == "interrupted":
-            await anyio.to_thread.run_sync(jobs.mark_interrupted)
+            marked = await jobs.mark_interrupted()
             report = {
                 "used": None,
                 "source": "database_only",
                 "rejected": [],
-                "note": "running jobs marked interrupted",
+                "note": "jobs left running will be marked interrupted once the database lock is released"
+                if marked["pending"]
+                else "running jobs marked interrupted",
             }
         else:
             if mode == "snapshot":

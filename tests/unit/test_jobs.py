@@ -201,7 +201,7 @@ async def test_mark_interrupted_records_jobs_of_a_dead_process(store):
     async with job_runner(store) as first:
         await first.start(task_id, builtin(30))
     async with job_runner(store) as second:
-        assert second.mark_interrupted() == {"interrupted": [task_id]}
+        assert await second.mark_interrupted() == {"interrupted": [task_id], "pending": False}
         assert job_row(store, task_id)["status"] == "interrupted"
         assert task_row(store, task_id)["status"] == "interrupted"
         assert await second.resume_from_database() == {"resumed": []}
