@@ -157,6 +157,8 @@ class RestartCoordinator:
         try:
             await self._admit(request)
         except RestartFailure as refusal:
+            # The guide's symptom for every restart that does not start: "Failed to initiate shutdown".
+            refusal = RestartFailure(refusal.error, f"Failed to initiate shutdown: {refusal.message}")
             return self._respond(request, started, refusal, refused=True, old=self.runtime.worker)
         self.runtime.restarting = True
         self._last_restore = None
