@@ -160,7 +160,6 @@ class RestartCoordinator:
             # The guide's symptom for every restart that does not start: "Failed to initiate shutdown".
             refusal = RestartFailure(refusal.error, f"Failed to initiate shutdown: {refusal.message}")
             return self._respond(request, started, refusal, refused=True, old=self.runtime.worker)
-        self.runtime.restarting = True
         self._last_restore = None
         tracker = self.runtime.tracker
         tracker.begin(self.expected_duration_s(request))
@@ -202,7 +201,7 @@ class RestartCoordinator:
                 RestartError.INITIALIZATION_FAILED,
                 "the reboot system is not initialized yet: the first worker is still starting",
             )
-        if runtime.tracker.running:
+        if runtime.restarting:
             stuck_for = runtime.tracker.seconds_in_phase()
             if (
                 not request.graceful
@@ -225,13 +224,18 @@ class RestartCoordinator:
                     f"{runtime.tracker.progress}%); wait for it or, if it is stuck for more than "
                     f"{runtime.settings.stuck_after_s:.0f}s, force an emergency restart (graceful=false)",
                 )
-        if request.graceful and runtime.degraded is None:
-            readiness = await self.readiness()
-            if not readiness["ready"]:
-                raise RestartFailure(
-                    RestartError.SYSTEM_NOT_READY,
-                    "system not ready for a graceful restart: " + "; ".join(readiness["issues"]),
-                )
+        runtime.restarting = True  # claimed with no await since the check: two calls cannot both pass
+        try:
+            if request.graceful and runtime.degraded is None:
+                readiness = await self.readiness()
+                if not readiness["ready"]:
+                    raise RestartFailure(
+                        RestartError.SYSTEM_NOT_READY,
+                        "system not ready for a graceful restart: " + "; ".join(readiness["issues"]),
+                    )
+        except BaseException:
+            runtime.restarting = False
+            raise
 
     async def _replace(self, request: RestartRequest, old: WorkerHandle | None) -> None:
         runtime, tracker = self.runtime, self.runtime.tracker
