@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 from orchestrator import __version__
 from orchestrator.supervisor.coordinator import REASONS, RestartCoordinator, RestartRequest
 from orchestrator.supervisor.phases import utc_iso
+from orchestrator.supervisor.resources import resource_usage
 from orchestrator.supervisor.runtime import Runtime
 from orchestrator.supervisor.sessions import probe
 
@@ -151,6 +152,7 @@ class RebootTools:
             "uptime_seconds": round(time.monotonic() - runtime.started_monotonic, 3),
             "maintenance_mode": runtime.tracker.maintenance_mode,
             "state_restore": (facts or {}).get("restore_report"),
+            "resources": resource_usage(os.getpid(), handle.pid if handle else None, runtime.paths.state_dir),
             "checks": checks,
         }
 
