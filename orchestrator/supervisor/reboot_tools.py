@@ -105,6 +105,7 @@ class RebootTools:
 
     async def call(self, tool: str, arguments: dict[str, Any] | None) -> dict[str, Any]:
         parsed = parse_arguments(tool, arguments)
+        self.runtime.sessions.refresh_stateless()
         handler = getattr(self, tool.removeprefix("orchestrator_"))
         return await handler(parsed)
 
@@ -229,13 +230,13 @@ class RebootTools:
                     "reason": "unknown session id (never connected, or expired after the grace period)",
                 }
             else:
-                results["session_test"] = await probe(record)
+                results["session_test"] = await probe(sessions, record)
             outcomes = [results["session_test"]["status"]]
         else:
             probes: list[dict[str, Any]] = []
 
             async def run(record: Any) -> None:
-                probes.append(await probe(record))
+                probes.append(await probe(sessions, record))
 
             async with anyio.create_task_group() as group:
                 for record in sessions.all():

@@ -31,7 +31,7 @@ from orchestrator.logs import setup_logging
 from orchestrator.supervisor.coordinator import RestartCoordinator
 from orchestrator.supervisor.reboot_tools import DESCRIPTIONS, MODELS, ArgumentError, RebootTools
 from orchestrator.supervisor.runtime import Runtime, SupervisorSettings, json_result
-from orchestrator.supervisor.sessions import STDIO_SESSION_ID
+from orchestrator.supervisor.sessions import STATELESS_PREFIX, STDIO_SESSION_ID
 from orchestrator.worker import CONTROL_PREFIX
 
 log = logging.getLogger(__name__)
@@ -48,14 +48,16 @@ def reboot_tool_list() -> list[Tool]:
 
 
 def session_of(ctx: Any) -> tuple[str, str]:
-    """(session id, transport) of the request: the HTTP session id, `stdio`, or a one-off id."""
+    """(session id, transport): the HTTP session id, `stdio`, or for stateless HTTP the client's TCP peer."""
     request = getattr(ctx, "request", None)
     if request is None:
         return STDIO_SESSION_ID, "stdio"
     session_id = request.headers.get(SESSION_HEADER)
     if session_id:
         return session_id, "http"
-    return f"stateless-{uuid.uuid4().hex}", "http-stateless"
+    if request.client is None:
+        return f"stateless-{uuid.uuid4().hex}", "http-stateless"
+    return f"{STATELESS_PREFIX}{request.client.host}:{request.client.port}", "http-stateless"
 
 
 class Supervisor:
@@ -88,9 +90,8 @@ class Supervisor:
 
     async def call_tool(self, ctx: Any, params: CallToolRequestParams) -> CallToolResult:
         session_id, transport = session_of(ctx)
-        if transport != "http-stateless":
-            record = self.runtime.sessions.touch(session_id, transport, ctx.session)
-            record.requests += 1
+        record = self.runtime.sessions.touch(session_id, transport, ctx.session)
+        record.requests += 1
         name, arguments = params.name, dict(params.arguments or {})
         if name in MODELS:
             try:
@@ -118,6 +119,7 @@ class Supervisor:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         bound_port = sock.getsockname()[1]
+        self.runtime.sessions.server_port = bound_port
         url = f"http://{host if ':' not in host else f'[{host}]'}:{bound_port}/mcp"
         endpoint = {"url": url, "pid": os.getpid(), "host": host, "port": bound_port}
         write_atomically(self.runtime.paths.root / "endpoint.json", json.dumps(endpoint).encode())
@@ -154,6 +156,7 @@ class Supervisor:
     async def sweep_expired_sessions(self) -> None:
         while True:
             await anyio.sleep(EXPIRY_SWEEP_S)
+            self.runtime.sessions.refresh_stateless()
             for session_id in self.runtime.sessions.expire_idle():
                 log.info(
                     "session %s expired after the %.0fs grace period",

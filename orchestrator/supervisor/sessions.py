@@ -17,7 +17,10 @@ from typing import Any
 import anyio
 from mcp.server.session import ServerSession
 
+from orchestrator.supervisor.tcp import established
+
 STDIO_SESSION_ID = "stdio"
+STATELESS_PREFIX = "tcp:"
 PING_TIMEOUT_S = 5.0
 RECONNECT_AFTER_S = 1.0
 
@@ -57,6 +60,7 @@ class ClientSessionRecord:
 class SessionRegistry:
     def __init__(self, grace_period_s: float):
         self.grace_period_s = grace_period_s
+        self.server_port: int | None = None
         self._sessions: dict[str, ClientSessionRecord] = {}
         self._expired: set[str] = set()
         self._open_connections: dict[str, int] = {}
@@ -121,6 +125,20 @@ class SessionRegistry:
         if self._sessions.pop(session_id, None) is not None and expired:
             self._expired.add(session_id)
 
+    def refresh_stateless(self) -> None:
+        """A stateless HTTP client lives as long as its TCP connection: there is no session to return to."""
+        gone = [
+            record.session_id
+            for record in self._sessions.values()
+            if record.transport == "http-stateless" and record.in_flight == 0 and not self.peer_alive(record)
+        ]
+        for session_id in gone:
+            self.forget(session_id, expired=False)
+
+    def peer_alive(self, record: ClientSessionRecord) -> bool:
+        host, _, port = record.session_id.removeprefix(STATELESS_PREFIX).rpartition(":")
+        return self.server_port is not None and port.isdigit() and established(self.server_port, host, int(port))
+
     def expire_idle(self) -> list[str]:
         """Drop HTTP sessions whose client has been gone longer than the grace period."""
         now = time.monotonic()
@@ -150,9 +168,20 @@ class SessionRegistry:
         return [s.public() for s in self._sessions.values()]
 
 
-async def probe(record: ClientSessionRecord) -> dict[str, Any]:
-    """Really ask the client: a ping over its own session, timed."""
+async def probe(registry: SessionRegistry, record: ClientSessionRecord) -> dict[str, Any]:
+    """Really ask the client: a ping over its session, or for stateless HTTP its TCP connection's state."""
     result: dict[str, Any] = {"session_id": record.session_id, "transport": record.transport}
+    if record.transport == "http-stateless":
+        alive = registry.peer_alive(record)
+        result.update(
+            status="pass" if alive else "fail",
+            reachable=alive,
+            connected=alive,
+            reason="TCP connection established (stateless HTTP has no back-channel to ping)"
+            if alive
+            else "the client's TCP connection is closed",
+        )
+        return result
     session = record.server_session
     if session is None:
         result.update(status="fail", reachable=False, reason="no request has arrived on this session yet")

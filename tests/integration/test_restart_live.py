@@ -372,3 +372,17 @@ async def test_reconnect_test_probes_sessions_and_fails_an_unknown_one(base_dir)
             assert unknown["overall_status"] == "fail"
             one = await call(first, "orchestrator_reconnect_test", {"session_id": probed[0]["session_id"]})
             assert one["results"]["session_test"]["status"] == "pass"
+
+
+async def test_stateless_http_clients_are_counted_and_probed_by_their_tcp_connection(base_dir):
+    async with http_orchestrator(base_dir) as orchestrator:
+        async with orchestrator.client() as first, orchestrator.client() as second:
+            await ready(first)
+            await call(second, "orchestrator_get_status")
+            connections = (await health(first))["checks"]["connections"]
+            assert connections["active_connections"] == 2, connections
+            probed = (await call(first, "orchestrator_reconnect_test"))["results"]["all_sessions"]
+            assert [p["status"] for p in probed] == ["pass", "pass"]
+        async with orchestrator.client() as third:
+            remaining = (await call(third, "orchestrator_reconnect_test"))["results"]["all_sessions"]
+            assert len(remaining) == 1, "closed clients are gone, not reported as failures"
