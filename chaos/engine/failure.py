@@ -1,0 +1,76 @@
+"""How a failed scenario reads, the same in the terminal, JUnit, the HTML report and pytest.
+
+A failure names the scenario file and line that said what should happen, what was expected and
+what was seen (every mismatch of the step, each with its own line), and ends with the one
+command that runs the scenario again.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from chaos.scenario import Scenario
+from chaos.scenario.expect import show
+
+
+def reproduce_command(file: str) -> str:
+    return f"python -m chaos run {shlex.quote(file)}"
+
+
+@dataclass
+class Failure:
+    file: str
+    line: int
+    where: str  # the step (e.g. "steps[3] restart") or "invariant"
+    message: str
+    kind: str = "failed"  # failed: the system did not behave; error: the harness could not run the story
+    mismatches: list[dict[str, Any]] = field(default_factory=list)  # path, expected, actual, line
+    response: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def headline(self) -> str:
+        return f"{self.file}:{self.line}: {self.where}: {self.message}"
+
+    def lines(self) -> list[str]:
+        out = [self.headline()]
+        for mismatch in self.mismatches:
+            out.append(f"    {self.file}:{mismatch['line']}: {mismatch['path']}")
+            out.append(f"        expected: {mismatch['expected']}")
+            out.append(f"        actual:   {mismatch['actual']}")
+        if self.response is not None:
+            out.append(f"    response: {self.response}")
+        return out
+
+
+def response_excerpt(response: Any) -> str | None:
+    return None if response is None else show(response, limit=600)
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    file: str
+    outcome: str  # passed | failed | error
+    duration_s: float
+    failures: list[Failure]
+    journal: dict[str, Any]
+    kept_dir: str | None = None
+    scenario: Scenario | None = field(default=None, repr=False)
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == "passed"
+
+    def report(self) -> str:
+        """The failure text: what broke, where, expected versus actual, and how to run it again."""
+        out = [f"{self.outcome.upper()} {self.name} ({self.file})"]
+        for failure in self.failures:
+            out += ["  " + line for line in failure.lines()]
+        if self.kept_dir:
+            out.append(f"  files kept in {self.kept_dir} (base/.task_orchestrator/logs/server.log, base/supervisor.stderr.log)")
+        out.append(f"  reproduce: {reproduce_command(self.file)}")
+        return "\n".join(out)

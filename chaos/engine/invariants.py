@@ -1,0 +1,71 @@
+"""When each invariant is judged: through the orchestrator, on its files, and on what is left after it.
+
+Live checks ask the running orchestrator (its task list and restart status); file checks read the
+snapshot and the database read-only, as the orchestrator sees them (through its mount namespace
+when confined, so before it stops); both also serve the mid-story `expect_invariants` step. Only
+after the orchestrator has stopped can the leftover checks say no process or mount outlived it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chaos import checks
+from chaos.checks import Verdict
+from chaos.engine.context import Run
+from chaos.scenario.source import Loc
+from orchestrator.config import Paths
+
+CHECK_CLIENT = "check"
+PAGE = 500
+
+
+async def all_tasks(run: Run, loc: Loc) -> list[dict[str, Any]]:
+    client = run.client(0, loc)
+    tasks: list[dict[str, Any]] = []
+    while True:
+        arguments = {"limit": PAGE, "offset": len(tasks), "include_archived": True}
+        page = await run.call(client, CHECK_CLIENT, "orchestrator_query_tasks", arguments, loc, 120)
+        if "tasks" not in page:
+            raise RuntimeError(f"orchestrator_query_tasks failed: {page}")
+        tasks += page["tasks"]
+        if not page.get("has_more") or not page["tasks"]:
+            return tasks
+
+
+async def live_verdicts(run: Run, names: list[str], loc: Loc) -> list[Verdict]:
+    """The invariants in `names` judged through the running orchestrator (its tasks and restart status)."""
+    wanted = [name for name in LIVE_ONLY if name in names]
+    if run.server is None or not run.server.running:
+        return [Verdict(name, None, "not checked: the scenario left the orchestrator stopped") for name in wanted]
+    verdicts = []
+    if "nothing_lost_or_twice" in wanted:
+        verdicts.append(checks.lost_or_twice(run.history, await all_tasks(run, loc)))
+    if "maintenance_off" in wanted or "phase_settled" in wanted:
+        status = await run.call(run.client(0, loc), CHECK_CLIENT, "orchestrator_restart_status", {}, loc, 60)
+        verdicts += [judge(status) for name, judge in STATUS_CHECKS.items() if name in wanted]
+    return verdicts
+
+
+def file_verdicts(run: Run, names: list[str]) -> list[Verdict]:
+    """The snapshot and database as the orchestrator sees them (read-only, safe while it runs)."""
+    wanted = [name for name in FILE_CHECKS if name in names]
+    if run.server is not None and run.server.confine is not None and not run.server.running:
+        return [Verdict(name, None, "not checked: a confined orchestrator's files go with its namespace") for name in wanted]
+    verdicts = []
+    if "snapshot_valid" in wanted:
+        verdicts.append(checks.snapshot_valid(run.paths))
+    if "database_integrity" in wanted:
+        confined = run.server is not None and run.server.confine is not None and run.server.running
+        verdicts.append(checks.database_integrity(Paths(run.base), run.server.supervisor if confined else None))
+    return verdicts
+
+
+def leftover_verdicts(run: Run, names: list[str]) -> list[Verdict]:
+    return [judge(run.root) for name, judge in LEFTOVER_CHECKS.items() if name in names]
+
+
+STATUS_CHECKS = {"maintenance_off": checks.maintenance_off, "phase_settled": checks.phase_settled}
+FILE_CHECKS = ("snapshot_valid", "database_integrity")
+LEFTOVER_CHECKS = {"no_stray_processes": checks.no_stray_processes, "no_stray_mounts": checks.no_stray_mounts}
+LIVE_ONLY = ("nothing_lost_or_twice", *STATUS_CHECKS)

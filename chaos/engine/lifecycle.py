@@ -1,0 +1,165 @@
+"""One scenario from start to finish: steps, `finally` steps, healing, invariants, and stopping everything.
+
+The order matters. Steps run until one fails; `finally` steps always run; loads stop and every
+fault still injected is healed while the orchestrator can still be asked questions; the live and
+file invariants are judged; the orchestrator is stopped; then the leftovers are judged.
+Whatever happens on the way (a failure, an error, Ctrl-C), the shielded cleanup at the end stops
+loads, heals faults and stops the orchestrator, so a run never leaves anything behind.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import anyio
+
+from chaos import ownership
+from chaos.checks import Verdict, processes_under
+from chaos.engine.context import Run, StepFailed
+from chaos.engine.failure import Failure, ScenarioResult, response_excerpt
+from chaos.engine.invariants import file_verdicts, leftover_verdicts, live_verdicts
+from chaos.engine.steps import execute, heal
+from chaos.journal import StepRecord
+from chaos.scenario import Loaded
+from chaos.scenario.model import Step
+from chaos.scenario.source import Loc, dotted
+
+FINALLY_TIMEOUT_S = 120.0
+CLEANUP_TIMEOUT_S = 60.0
+
+
+class Reporter(Protocol):
+    def scenario_started(self, name: str, file: str) -> None: ...
+    def step_finished(self, name: str, record: StepRecord) -> None: ...
+    def scenario_finished(self, result: ScenarioResult) -> None: ...
+
+
+@dataclass
+class RunOptions:
+    workdir: Path | None = None  # where each scenario's own directory is made (default: the system temp dir)
+    keep: bool = False  # keep the directory of a passing scenario too
+
+
+async def run_scenario(loaded: Loaded, options: RunOptions | None = None, reporter: Reporter | None = None) -> ScenarioResult:
+    options = options or RunOptions()
+    assert loaded.scenario is not None
+    scenario = loaded.scenario
+    if options.workdir:
+        options.workdir.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix=f"chaos-{scenario.name[:40]}-", dir=options.workdir))
+    run = Run(loaded, root)
+    run.reporter = reporter
+    if reporter:
+        reporter.scenario_started(scenario.name, run.source.name)
+    started = time.monotonic()
+    failures: list[Failure] = []
+    verdicts: list[Verdict] = []
+    enabled = [name for name, on in scenario.invariant_switches().model_dump().items() if on]
+    async with anyio.create_task_group() as background:  # holds the orchestrator and the loads
+        run.background = background
+        try:
+            await _steps(run, scenario.steps, ("steps",), scenario.timeout, failures, stop_at_first=True)
+            await _steps(run, scenario.finally_, ("finally",), FINALLY_TIMEOUT_S, failures, stop_at_first=False)
+            for load in list(run.loads.values()):
+                await _guarded(run, failures, load.loc, load.finish())
+            for handle in list(run.faults):
+                await _guarded(run, failures, ("steps",), heal(run, handle))
+            live = await _guarded(run, failures, ("invariants",), live_verdicts(run, enabled, ("invariants",)))
+            verdicts += (live if isinstance(live, list) else []) + file_verdicts(run, enabled)
+        finally:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_TIMEOUT_S):
+                await _cleanup(run)
+    verdicts += leftover_verdicts(run, enabled)
+    failures += [_broken(run, verdict) for verdict in verdicts if verdict.ok is False]
+    outcome = "passed"
+    if failures:
+        outcome = "failed" if any(f.kind == "failed" for f in failures) else "error"
+    duration = time.monotonic() - started
+    journal = run.journal.public(run.history, verdicts, outcome, [f.public() for f in failures], duration)
+    kept = None
+    if outcome == "passed" and not options.keep:
+        shutil.rmtree(root, ignore_errors=True)
+    else:
+        kept = str(root)
+    result = ScenarioResult(scenario.name, run.source.name, outcome, duration, failures, journal, kept, scenario)
+    if reporter:
+        reporter.scenario_finished(result)
+    return result
+
+
+async def _steps(run: Run, steps: list[Step], loc: Loc, timeout_s: float, failures: list[Failure], stop_at_first: bool) -> None:
+    with anyio.move_on_after(timeout_s) as scope:
+        for index, step in enumerate(steps):
+            outcome = await _guarded(run, failures, (*loc, index), execute(run, step, (*loc, index)))
+            if outcome is _FAILED and stop_at_first:
+                return
+    if scope.cancelled_caught:
+        running = next((s for s in reversed(run.journal.steps) if s.outcome in ("running", "cancelled")), None)
+        where = running.loc if running else dotted(loc)
+        failures.append(
+            Failure(run.source.name, running.line if running else run.line(loc), where, f"scenario timeout of {timeout_s:g}s ran out during this step")
+        )
+
+
+_FAILED = object()
+
+
+async def _guarded(run: Run, failures: list[Failure], loc: Loc, awaitable: Any) -> Any:
+    """Await; turn a StepFailed or any error into a Failure (returned as _FAILED) instead of raising."""
+    try:
+        return await awaitable
+    except StepFailed as exc:
+        failures.append(_failure(run, exc))
+    except Exception as exc:
+        tail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        failures.append(Failure(run.source.name, run.line(loc), dotted(loc), tail, kind="error"))
+    return _FAILED
+
+
+def _failure(run: Run, exc: StepFailed) -> Failure:
+    step_loc = _step_loc(exc.loc)
+    mismatches = [
+        {"path": m.path, "expected": m.expected, "actual": m.actual, "line": run.line(m.loc or exc.loc)} for m in exc.mismatches
+    ]
+    line = mismatches[0]["line"] if mismatches else run.line(exc.loc)
+    kind = next((r.kind for r in reversed(run.journal.steps) if r.loc == dotted(step_loc)), "")
+    return Failure(
+        run.source.name, line, f"{dotted(step_loc)} {kind}".strip(), exc.message, "failed", mismatches, response_excerpt(exc.response)
+    )
+
+
+def _step_loc(loc: Loc) -> Loc:
+    """The location of the step itself within a deeper location (steps[3].expect.phase -> steps[3])."""
+    last = max((i for i, part in enumerate(loc) if isinstance(part, int)), default=len(loc) - 1)
+    return loc[: last + 1]
+
+
+def _broken(run: Run, verdict: Verdict) -> Failure:
+    loc: Loc = ("invariants",) if "invariants" in run.source.data else ("name",)
+    return Failure(run.source.name, run.line(loc), "invariant", f"{verdict.name} broken: {verdict.detail}")
+
+
+async def _cleanup(run: Run) -> None:
+    """Idempotent: stop loads, heal faults, stop the orchestrator, end stray processes of this run."""
+    for load in run.loads.values():
+        load.stopping.set()
+    for handle in list(run.faults):
+        try:
+            await heal(run, handle)
+        except Exception as exc:  # keep cleaning; the journal says what could not be healed
+            run.journal.note(f"healing {handle} failed during cleanup: {exc}")
+    if run.server is not None:
+        await run.server.stop()
+    for pid, command in processes_under(run.root):
+        try:
+            ownership.signal_ours(pid, signal.SIGKILL)
+            run.journal.note(f"killed stray process {pid}: {command}")
+        except ownership.NotOurs:
+            run.journal.note(f"stray process {pid} is not this run's; left alone: {command}")

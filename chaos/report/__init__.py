@@ -1,0 +1,25 @@
+"""The files a run leaves for people and CI: junit.xml, journal.json and report.html, in one directory."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from chaos.engine.failure import ScenarioResult
+from chaos.journal import write_journal
+from chaos.report import html, junit
+
+
+def default_directory() -> Path:
+    return Path("reports") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def write_reports(directory: Path, results: list[ScenarioResult], command: str, started: float) -> dict[str, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    duration = time.time() - started
+    written = {name: directory / name for name in ("junit.xml", "journal.json", "report.html")}
+    written["junit.xml"].write_bytes(junit.render(results, started, duration))
+    write_journal(written["journal.json"], command, started, [result.journal for result in results])
+    written["report.html"].write_text(html.render(results, command, started, duration), encoding="utf-8")
+    return written

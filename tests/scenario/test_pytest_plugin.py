@@ -1,0 +1,89 @@
+"""The pytest plugin, through pytest itself: collection, -k, marks, xdist, JUnit, and how failures read."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from .test_run import PASSING
+
+pytest_plugins = ["pytester"]
+
+WRONG = """\
+name: {name}
+description: a story with a wrong expectation
+covers: {{guide: [checklist.current-status], error_codes: [RESTART_004]}}
+tags: [slow_one]
+steps:
+  - start: {{}}
+  - call: orchestrator_restart_status
+    expect:
+      current_status.phase: complete
+"""
+BROKEN = "name: broken\ndescription: x\ncovers: {guide: [nope]}\nsteps:\n  - sleep: -1\n"
+NOT_A_SCENARIO = "jobs:\n  build:\n    runs-on: ubuntu\n"
+
+
+def literal(line: str) -> str:
+    """`line` as an fnmatch pattern matching exactly itself."""
+    return "".join(f"[{c}]" if c in "[]*?" else c for c in line)
+
+
+@pytest.fixture(autouse=True)
+def quiet_ini(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+
+
+@pytest.fixture
+def scenario_dir(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.mkdir("scenarios")
+    (pytester.path / "scenarios" / "good.yaml").write_text(PASSING.format(name="good"))
+    (pytester.path / "scenarios" / "wrong.yaml").write_text(WRONG.format(name="wrong"))
+    (pytester.path / "scenarios" / "ci.yaml").write_text(NOT_A_SCENARIO)
+    return pytester
+
+
+def test_scenarios_are_collected_as_items_with_keywords_and_marks(scenario_dir: pytest.Pytester) -> None:
+    result = scenario_dir.runpytest("-p", "chaos.pytest_plugin", "--collect-only", "-q", "scenarios")
+    result.stdout.fnmatch_lines(["scenarios/good.yaml::good", "scenarios/wrong.yaml::wrong", "*2 tests collected*"])
+    result = scenario_dir.runpytest("-p", "chaos.pytest_plugin", "--collect-only", "-q", "-k", "RESTART_004", "scenarios")
+    result.stdout.fnmatch_lines(["scenarios/wrong.yaml::wrong", "*1/2 tests collected (1 deselected)*"])
+    result = scenario_dir.runpytest("-p", "chaos.pytest_plugin", "--collect-only", "-q", "-m", "slow_one", "--strict-markers", "scenarios")
+    result.stdout.fnmatch_lines(["scenarios/wrong.yaml::wrong", "*1/2 tests collected (1 deselected)*"])
+
+
+def test_an_invalid_scenario_is_a_collection_error_listing_every_problem(pytester: pytest.Pytester) -> None:
+    (pytester.path / "broken.yaml").write_text(BROKEN)
+    result = pytester.runpytest("-p", "chaos.pytest_plugin", "broken.yaml")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(
+        [
+            "invalid scenario file:",
+            literal("broken.yaml:3:18: covers.guide[0]: unknown guide id 'nope'") + "*",
+            literal("broken.yaml:5:5: steps[0].sleep: expected greater than 0, got -1"),
+            literal("broken.yaml:5:5: steps[0]: missing required key 'why'"),
+        ]
+    )
+
+
+@pytest.mark.live
+def test_scenarios_run_under_xdist_with_junit_and_read_like_the_cli(scenario_dir: pytest.Pytester) -> None:
+    junit = scenario_dir.path / "junit.xml"
+    result = scenario_dir.runpytest_subprocess(
+        "-p", "chaos.pytest_plugin", "-n", "2", f"--junitxml={junit}", "-p", "no:cacheprovider",
+        f"--scenario-workdir={scenario_dir.path / 'runs'}", "scenarios", timeout=600,
+    )  # fmt: skip
+    result.assert_outcomes(passed=1, failed=1)
+    wrong = "scenarios/wrong.yaml"
+    expected = [
+        f"FAILED wrong ({wrong})",
+        f"  {wrong}:9: steps[1] call: expectation not met",
+        f"      {wrong}:9: current_status.phase",
+        '          expected: "complete"',
+        '          actual:   "idle"',
+    ]
+    result.stdout.fnmatch_lines([literal(line) for line in expected] + [f"*reproduce: python -m chaos run {wrong}"])
+    cases = {case.get("name"): case for case in ET.parse(junit).getroot().iter("testcase")}
+    assert sorted(cases) == ["good", "wrong"] and cases["wrong"].find("failure") is not None
+    assert [p.name.split("-")[1] for p in (scenario_dir.path / "runs").iterdir()] == ["wrong"]  # kept: it failed
