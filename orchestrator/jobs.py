@@ -151,6 +151,7 @@ class _LiveJob:
     stop_requested_at: float = 0.0
     checkpoint_saved: bool = False
     stopped: anyio.Event = field(default_factory=anyio.Event)
+    wake: anyio.Event = field(default_factory=anyio.Event)  # set with a stop request: no tick to wait out
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
 
     @property
@@ -229,6 +230,7 @@ class JobRunner:
                     resumed.append(job.task_id)
             elif job.stop_requested:
                 job.stop_requested = False
+                job.wake = anyio.Event()
                 job.status = "running"
                 resumed.append(job.task_id)
         return {"resumed": resumed}
@@ -301,6 +303,7 @@ class JobRunner:
             job.stop_requested = True
             job.stop_requested_at = time.monotonic()
             job.status = "stopping"
+            job.wake.set()
         with anyio.move_on_after(deadline_s):
             for job in targets:
                 await job.stopped.wait()
@@ -404,6 +407,15 @@ class JobRunner:
                 del self._jobs[job.task_id]
             job.stopped.set()
 
+    @staticmethod
+    async def _pause(job: _LiveJob, tick: float) -> None:
+        """Wait one tick, or less if a stop request arrives (a job ignoring it keeps ticking)."""
+        if job.wake.is_set():
+            await anyio.sleep(tick)
+            return
+        with anyio.move_on_after(tick):
+            await job.wake.wait()
+
     def _should_stop(self, job: _LiveJob) -> bool:
         """A job honours a stop request, unless it is made to ignore it (for ever, or for a while)."""
         if not job.stop_requested or job.spec.ignore_suspend and job.spec.ignore_suspend_s is None:
@@ -425,7 +437,7 @@ class JobRunner:
             if self._should_stop(job):
                 await self._suspend(job)
                 return
-            await anyio.sleep(tick)
+            await self._pause(job, tick)
             now = time.monotonic()
             job.progress = min(1.0, origin_progress + (now - origin) / duration)
             if now - last_saved >= interval:
@@ -440,7 +452,7 @@ class JobRunner:
         async def terminate_on_stop(process: anyio.abc.Process) -> None:
             nonlocal terminated
             while not self._should_stop(job):
-                await anyio.sleep(TICK_S)
+                await self._pause(job, TICK_S)
             terminated = True
             process.terminate()
 
