@@ -315,6 +315,20 @@ class JobRunner:
         suspended = [job.record() for job in targets if job.status == "suspended"]
         return {"suspended": suspended, "hung": hung}
 
+    async def persist_checkpoints(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Write suspended jobs' checkpoints, raising StoreError if the database will not take them.
+
+        A job's own final checkpoint is best effort; a restart must not proceed on that basis,
+        or the new worker would resume from older progress.
+        """
+        rows = [(record["task_id"], record["progress"], record["checkpoint"]) for record in records]
+
+        def save(conn: sqlite3.Connection) -> None:
+            for task_id, progress, checkpoint in rows:
+                db.update_job(conn, task_id, status="suspended", progress=progress, checkpoint=checkpoint)
+
+        await self._write(save)
+
     async def cancel(self, task_id: str) -> bool:
         """Stop the task's job and record it cancelled. Returns whether it was live here."""
         job = self._jobs.pop(task_id, None)

@@ -161,6 +161,10 @@ class TaskStore:
             raise
 
     def _migrate(self) -> None:
+        # A current schema needs no write lock: a worker must start even while another process
+        # holds the database (that is how a held lock is diagnosed and recovered from).
+        if self.read(lambda conn: conn.execute("PRAGMA user_version").fetchone()[0]) >= len(MIGRATIONS):
+            return
         for target, statements in enumerate(MIGRATIONS, start=1):
             with self._transaction("IMMEDIATE") as conn:
                 # Read inside the write lock so two processes opening at once cannot both migrate.
@@ -252,16 +256,22 @@ class TaskStore:
             **facts,
         }
 
-    def checkpoint_wal(self) -> tuple[int, int, int]:
+    def checkpoint_wal(self, wait_s: float | None = None) -> tuple[int, int, int]:
         """Fold the WAL into the database file and truncate it: `(busy, wal_pages, checkpointed_pages)`.
 
-        busy is 1 when another connection's lock kept the checkpoint from completing.
+        busy is 1 when another connection's lock kept the checkpoint from completing; `wait_s`
+        bounds how long this call waits for such a lock (the store's busy timeout by default).
         """
         with self._lock:
             try:
+                if wait_s is not None:
+                    self._conn.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
                 busy, wal_pages, moved = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             except sqlite3.Error as exc:
                 raise _wrap(exc, self.path) from exc
+            finally:
+                if wait_s is not None:
+                    self._conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
         return busy, wal_pages, moved
 
     def list_active_tasks(self) -> list[dict[str, Any]]:

@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 CONTROL_PREFIX = "control_"
 DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.EFBIG}
 DB_RETRY_PAUSE_S = 0.05
+DB_RETRY_WAIT_S = 0.5  # each WAL checkpoint attempt waits at most this long for a foreign lock
+DISK_FULL_MARKERS = ("disk is full", "disk i/o error", "readonly database")
 
 
 @dataclass
@@ -70,16 +72,16 @@ def failure(error: RestartError, message: str) -> dict[str, Any]:
     return {"ok": False, "error_code": error.code, "error": message}
 
 
-def classify_write_error(exc: BaseException) -> dict[str, Any]:
-    """Map what went wrong while serialising to the guide's code for it."""
-    if isinstance(exc, StoreBusyError | sqlite3.OperationalError) or isinstance(exc, StoreError):
-        return failure(RestartError.DATABASE_ERROR, f"database error while serializing state: {exc}")
+def classify_write_error(exc: BaseException, doing: str = "serializing state") -> dict[str, Any]:
+    """Map what went wrong while saving state to the guide's code: the disk (005) or the database (008)."""
     if isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
-        reason = os.strerror(exc.errno)
-        return failure(
-            RestartError.STATE_SERIALIZATION_FAILED, f"state serialization failed: {reason} ({exc})"
-        )
-    return failure(RestartError.STATE_SERIALIZATION_FAILED, f"state serialization failed: {exc!r}")
+        message = f"state serialization failed while {doing}: {os.strerror(exc.errno)} ({exc})"
+        return failure(RestartError.STATE_SERIALIZATION_FAILED, message)
+    if any(marker in str(exc).lower() for marker in DISK_FULL_MARKERS):
+        return failure(RestartError.STATE_SERIALIZATION_FAILED, f"state serialization failed while {doing}: {exc}")
+    if isinstance(exc, StoreError | sqlite3.Error):
+        return failure(RestartError.DATABASE_ERROR, f"database error while {doing}: {exc}")
+    return failure(RestartError.STATE_SERIALIZATION_FAILED, f"state serialization failed while {doing}: {exc!r}")
 
 
 async def checkpoint_database(store: TaskStore, deadline: float) -> dict[str, Any]:
@@ -87,7 +89,8 @@ async def checkpoint_database(store: TaskStore, deadline: float) -> dict[str, An
     attempts = 0
     while True:
         attempts += 1
-        busy, wal_pages, moved = await anyio.to_thread.run_sync(store.checkpoint_wal)
+        wait_s = max(0.0, min(DB_RETRY_WAIT_S, deadline - time.monotonic()))
+        busy, wal_pages, moved = await anyio.to_thread.run_sync(store.checkpoint_wal, wait_s)
         if not busy:
             return {"wal_pages": wal_pages, "checkpointed_pages": moved, "attempts": attempts}
         if time.monotonic() >= deadline:
@@ -147,20 +150,29 @@ def register_control_tools(app: MCPServer, state: WorkerState) -> None:
 
     @app.tool(name="control_suspend", structured_output=True)
     async def control_suspend(deadline_s: Annotated[float, Field(gt=0, le=300)]) -> dict[str, Any]:
-        """Stop every job at a checkpoint; report the ones that ignored the request as hung."""
+        """Stop every job at a checkpoint, durably; report jobs that did not stop, and why."""
+        jobs, store = state.running_jobs(), state.store
+        report = await jobs.suspend_all(deadline_s)
+        unsaved = [record for record in report["suspended"] if not record.get("checkpoint_saved")]
         try:
-            report = await state.running_jobs().suspend_all(deadline_s)
+            if unsaved:
+                await jobs.persist_checkpoints(unsaved)
         except (StoreError, sqlite3.Error) as exc:
-            return failure(RestartError.DATABASE_ERROR, f"database error while suspending tasks: {exc}")
+            return {**classify_write_error(exc, "saving task checkpoints"), **report}
         if report["hung"]:
-            return {
-                **failure(
+            hung = ", ".join(report["hung"][:5])
+            if await anyio.to_thread.run_sync(store.write_lock_held_elsewhere):
+                error = failure(
+                    RestartError.DATABASE_ERROR,
+                    f"database locked by another connection: checkpoints of {hung} could not be written "
+                    f"within {deadline_s:.1f}s",
+                )
+            else:
+                error = failure(
                     RestartError.TIMEOUT_EXCEEDED,
-                    f"{len(report['hung'])} task(s) did not suspend within {deadline_s:.1f}s: "
-                    + ", ".join(report["hung"][:5]),
-                ),
-                **report,
-            }
+                    f"{len(report['hung'])} task(s) did not suspend within {deadline_s:.1f}s: {hung}",
+                )
+            return {**error, **report}
         return {"ok": True, **report}
 
     @app.tool(name="control_write_snapshot", structured_output=True)

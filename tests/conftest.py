@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["chaos.pytest_fixtures"]
+
 
 @pytest.fixture
 def base_dir(tmp_path: Path) -> Path:

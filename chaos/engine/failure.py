@@ -8,11 +8,20 @@ command that runs the scenario again.
 from __future__ import annotations
 
 import shlex
+import traceback
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chaos.scenario import Scenario
 from chaos.scenario.expect import show
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for an error, looking inside task-group wrappers (a fault failing in a parallel branch
+    would otherwise read "ExceptionGroup: unhandled errors in a TaskGroup (1 sub-exception)")."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
 def reproduce_command(file: str) -> str:

@@ -13,7 +13,6 @@ import shutil
 import signal
 import tempfile
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,7 +22,7 @@ import anyio
 from chaos import ownership
 from chaos.checks import Verdict, processes_under
 from chaos.engine.context import Run, StepFailed
-from chaos.engine.failure import Failure, ScenarioResult, response_excerpt
+from chaos.engine.failure import Failure, ScenarioResult, describe_error, response_excerpt
 from chaos.engine.invariants import file_verdicts, leftover_verdicts, live_verdicts
 from chaos.engine.steps import execute, heal
 from chaos.journal import StepRecord
@@ -118,8 +117,7 @@ async def _guarded(run: Run, failures: list[Failure], loc: Loc, awaitable: Any) 
     except StepFailed as exc:
         failures.append(_failure(run, exc))
     except Exception as exc:
-        tail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        failures.append(Failure(run.source.name, run.line(loc), dotted(loc), tail, kind="error"))
+        failures.append(Failure(run.source.name, run.line(loc), dotted(loc), describe_error(exc), kind="error"))
     return _FAILED
 
 

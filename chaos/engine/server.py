@@ -123,7 +123,18 @@ class Server:
 
     def fault_context(self, call_tool: CallTool | None) -> FaultContext:
         if self.http is not None and self.running:
-            return dataclasses.replace(self.http.fault_context(), call_tool=call_tool)
+            context = self.http.fault_context()
+            if call_tool is None:
+                return context
+
+            async def serving_worker() -> int | None:
+                """The worker serving now, as the supervisor says: during a restart it has two children."""
+                if not self.running:
+                    return None
+                health = await call_tool("orchestrator_health_check", {"include_database_status": False})
+                return health.get("worker_pid")
+
+            return dataclasses.replace(context, call_tool=call_tool, worker_pid=serving_worker)
         return FaultContext(
             paths=Paths(self.base),
             scratch=scratch_dir(self.base),

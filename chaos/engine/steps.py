@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,6 +18,7 @@ import anyio
 
 from chaos import ownership
 from chaos.engine.context import ActiveFault, Run, StepFailed
+from chaos.engine.failure import describe_error
 from chaos.engine.invariants import file_verdicts, live_verdicts
 from chaos.engine.load import Load
 from chaos.engine.server import Server
@@ -113,7 +115,7 @@ async def execute(run: Run, step: Step, loc: Loc) -> Any:
         run.journal.step_finished(record, "cancelled", "stopped: another branch failed or time ran out")
         raise
     except Exception as exc:
-        run.journal.step_finished(record, "error", f"{type(exc).__name__}: {exc}")
+        run.journal.step_finished(record, "error", describe_error(exc))
         run.step_done(record)
         raise
     run.journal.step_finished(record, "passed", result=result)
@@ -247,6 +249,9 @@ async def _shell(run: Run, step: ShellStep, loc: Loc) -> dict[str, Any]:
             "ORCH_STATE_DIR": str(run.paths.state_dir),
             "ORCH_URL": (server.url if server else None) or "",
             "ORCH_SUPERVISOR_PID": str((server.supervisor if server and server.running else None) or ""),
+            # the runbook's `python -m orchestrator ...` must be this interpreter (the project's venv), not
+            # whatever `python` comes first on the harness's PATH
+            "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", os.defpath)]),
             **substitute(step.env, run.scope()),
         }
     )

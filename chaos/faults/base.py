@@ -40,6 +40,8 @@ class FaultContext:
     worker_pid: Callable[[], Awaitable[int | None]]  # the current worker of that supervisor
     call_tool: Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]] | None = None  # an MCP client of this run
     mount_namespace_pid: int | None = None  # a process whose private mount namespace the orchestrator runs in
+    url: str | None = None  # the orchestrator's streamable HTTP endpoint, for faults that bring their own clients
+    faultpoints: Path | None = None  # the fault point file the orchestrator reads, if it was started with one
 
 
 @dataclass
@@ -63,6 +65,8 @@ class Fault(ABC):
     summary: ClassVar[str]
     guide_sections: ClassVar[tuple[str, ...]]
     expected_error_codes: ClassVar[tuple[str, ...]]
+    mechanism: ClassVar[str]  # how the failure is made for real
+    fallback: ClassVar[str | None] = None  # what is used instead where the real thing is impossible
     Params: ClassVar[type[FaultParams]] = FaultParams
 
     def __init__(self, **params: Any):
@@ -75,6 +79,11 @@ class Fault(ABC):
             allowed = ", ".join(self.Params.model_fields) or "none"
             raise FaultError(f"fault {self.name!r}: {problems} (parameters: {allowed})") from None
         self.injection: Injection | None = None
+
+    def record(self, mechanism: str, real: bool, fallback_reason: str | None = None, **details: Any) -> Injection:
+        """Keep and return how this fault was injected."""
+        self.injection = Injection(self.name, mechanism, real, fallback_reason, details)
+        return self.injection
 
     @abstractmethod
     async def inject(self, ctx: FaultContext) -> Injection:
@@ -91,15 +100,21 @@ class Fault(ABC):
             "summary": cls.summary,
             "guide_sections": list(cls.guide_sections),
             "expected_error_codes": list(cls.expected_error_codes),
+            "mechanism": cls.mechanism,
+            "fallback": cls.fallback,
             "parameters": cls.Params.model_json_schema().get("properties", {}),
         }
+
+    async def undo(self) -> None:
+        """Heal, even under cancellation (Ctrl-C), and note when in the Injection record."""
+        with anyio.CancelScope(shield=True):
+            await self.heal()
+            if self.injection is not None:
+                self.injection.healed_at = datetime.now(UTC).isoformat()
 
     @asynccontextmanager
     async def applied(self, ctx: FaultContext) -> AsyncIterator[Injection]:
         try:
             yield await self.inject(ctx)
         finally:
-            with anyio.CancelScope(shield=True):
-                await self.heal()
-                if self.injection is not None:
-                    self.injection.healed_at = datetime.now(UTC).isoformat()
+            await self.undo()

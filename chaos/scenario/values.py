@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 SUBSTITUTION = re.compile(r"\$\{([^}]*)\}")
-WHOLE = re.compile(r"^\$\{([^}]*)\}$")
+WHOLE = re.compile(r"\$\{([^}]*)\}")  # used with fullmatch: "${x}" alone takes the value, "${x}\n" is text
 NAMESPACES = ("saved", "run")
 
 
@@ -53,7 +53,7 @@ def _where(walked: list[str]) -> str:
 def substitute(value: Any, scope: Mapping[str, Any]) -> Any:
     """`value` with every `${ns.path}` replaced; a string that is only `${...}` takes the value's type."""
     if isinstance(value, str):
-        whole = WHOLE.match(value)
+        whole = WHOLE.fullmatch(value)
         if whole:
             return _lookup(whole.group(1), scope)
         return SUBSTITUTION.sub(lambda m: _text(_lookup(m.group(1), scope)), value)

@@ -190,6 +190,12 @@ class RestartCoordinator:
         finally:
             self.runtime.restarting = False
             self.runtime.buffer.open()
+        current = self.runtime.worker
+        if current is not None and not current.alive:
+            # The worker died during the restart (so rollback had nobody to return to): replace it
+            # from the last snapshot and the database, as after any crash.
+            tracker.note_error(f"worker pid {current.pid} died during the restart; recovering")
+            await self.runtime.recover(current, f"worker pid {current.pid} died during a restart")
         return self._respond(request, started, failure, refused=False, old=old)
 
     async def _admit(self, request: RestartRequest) -> None:
@@ -301,7 +307,7 @@ class RestartCoordinator:
                     "restart_reason": request.reason,
                     "client_sessions": runtime.sessions.snapshot_records(),
                     "suspended_tasks": suspended,
-                    "deadline_s": self._left(deadline),
+                    "deadline_s": self._worker_deadline(deadline),
                 },
                 deadline,
             )

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 SESSION_HEADER = "mcp-session-id"
 EXPIRY_SWEEP_S = 1.0
+LISTEN_BACKLOG = 2048
 
 
 def reboot_tool_list() -> list[Tool]:
@@ -118,6 +119,7 @@ class Supervisor:
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        sock.listen(LISTEN_BACKLOG)  # before endpoint.json is written: a client reading it can connect at once
         bound_port = sock.getsockname()[1]
         self.runtime.sessions.server_port = bound_port
         url = f"http://{host if ':' not in host else f'[{host}]'}:{bound_port}/mcp"

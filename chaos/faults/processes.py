@@ -1,0 +1,190 @@
+"""Worker process faults: the worker killed at a chosen phase, and replacements that fail.
+
+A replacement that crashes at start or never becomes healthy is made by a watcher process of
+this run: it sees every new child of the supervisor appear and, as soon as it has exec'd the
+worker program, kills it (SIGKILL) or freezes it (SIGSTOP). When the watcher's stdin closes (healed, or the harness died) it kills the
+workers it froze and exits. A replacement that cannot start at all is one that cannot open its
+log file (the confined orchestrator has no CAP_DAC_OVERRIDE), or else a fault point exits it.
+"""
+
+from __future__ import annotations
+
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import anyio
+from pydantic import Field, model_validator
+
+from chaos.faults.base import Fault, FaultContext, FaultError, FaultParams, Injection
+from chaos.faults.phases import Phase, wait_for_phase
+from chaos.faults.points import ArmedPoint
+from chaos.namespace import has_dac_override
+from chaos.ownership import RUN_ID, RUN_ID_ENV, children, has_execd, owned_env, process_state, signal_ours
+from chaos.waiting import wait_until
+
+GONE_WAIT_S = 10.0
+_WATCHER = """
+import os, signal, sys, threading, time
+supervisor, signum, tag = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].encode()
+known = set(int(p) for p in sys.argv[4:])
+handled = {}
+closed = threading.Event()
+threading.Thread(target=lambda: (sys.stdin.read(), closed.set()), daemon=True).start()
+
+def stat_of(pid):
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+def read(path):
+    try:
+        return open(path, "rb").read()
+    except OSError:
+        return None
+
+supervisor_command = read(f"/proc/{supervisor}/cmdline")
+
+def ready(pid):  # ours, and past exec: stopped between fork and exec, it would freeze its parent in Popen
+    command = read(f"/proc/{pid}/cmdline")
+    environ = read(f"/proc/{pid}/environ") or b""
+    return command not in (None, b"", supervisor_command) and tag in environ.split(b"\\0")
+
+while not closed.is_set():
+    try:
+        kids = [int(p) for p in open(f"/proc/{supervisor}/task/{supervisor}/children").read().split()]
+    except OSError:
+        break
+    for pid in kids:
+        started = stat_of(pid)
+        if pid not in known and pid not in handled and started and ready(pid):
+            os.kill(pid, signum)
+            handled[pid] = started[19]
+            print(pid, flush=True)
+    time.sleep(0.005)
+closed.wait()
+for pid, started in handled.items():
+    now = stat_of(pid)
+    if now is not None and now[19] == started and now[0] not in "ZX":
+        os.kill(pid, signal.SIGKILL)
+"""
+
+
+class WorkerCrashParams(FaultParams):
+    at_phase: Phase | None = Field(None, description="kill when a restart reaches this phase (None: now)")
+    which: Literal["serving", "replacement"] = Field("serving", description="the worker serving, or the one replacing it")
+
+    @model_validator(mode="after")
+    def _replacement_during_a_restart(self) -> WorkerCrashParams:
+        if self.which == "replacement" and self.at_phase is None:
+            raise ValueError("which=replacement needs at_phase: a replacement exists only during a restart")
+        return self
+
+
+class WorkerCrash(Fault):
+    name = "worker_crash"
+    summary = "The worker process is killed (SIGKILL) now or at a chosen restart phase."
+    guide_sections = ("recovery.complete.step-1", "recovery.complete.step-5", "issue-3.symptom-1")
+    expected_error_codes = ()
+    mechanism = "SIGKILL of a worker process of this run's supervisor"
+    Params = WorkerCrashParams
+
+    async def inject(self, ctx: FaultContext) -> Injection:
+        phase = None
+        if self.params.at_phase is not None:
+            phase = (await wait_for_phase(ctx, self.params.at_phase))["phase"]
+        supervisor = ctx.supervisor_pid()
+        serving = await ctx.worker_pid()
+        if self.params.which == "serving":
+            pid = serving
+        else:
+            others = [child for child in children(supervisor) if child != serving] if supervisor else []
+            pid = others[-1] if others else None
+        if pid is None:
+            raise FaultError(f"worker_crash: no {self.params.which} worker process is running")
+        if supervisor is not None:  # killed between fork and exec, it would not be the worker crashing
+            await wait_until(lambda: has_execd(pid, supervisor), GONE_WAIT_S, f"pid {pid} to exec the worker")
+        signal_ours(pid, signal.SIGKILL)
+        await wait_until(lambda: process_state(pid) in (None, "Z", "X"), GONE_WAIT_S, f"worker pid {pid} to die")
+        return self.record(self.mechanism, True, worker_pid=pid, which=self.params.which, phase=phase)
+
+    async def heal(self) -> None:
+        """Nothing to undo: a killed process stays dead, and bringing a worker back is the orchestrator's job."""
+
+
+class ReplacementFailsParams(FaultParams):
+    mode: Literal["cannot_start", "crashes_at_start", "never_healthy"] = "crashes_at_start"
+
+
+class ReplacementFails(Fault):
+    name = "replacement_fails"
+    summary = "Every new worker process fails: it cannot start, it crashes at start, or it never becomes healthy."
+    guide_sections = ("RESTART_006", "recovery.complete.step-4")
+    expected_error_codes = ("RESTART_006",)
+    mechanism = (
+        "a watcher process SIGKILLs (crashes_at_start) or SIGSTOPs (never_healthy) each new worker as it appears; "
+        "cannot_start: the worker's log file made unwritable to the confined orchestrator"
+    )
+    fallback = "cannot_start: fault point worker.start exiting with status 2"
+    Params = ReplacementFailsParams
+
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        self._watcher: subprocess.Popen[bytes] | None = None
+        self._restore: tuple[Path, int] | None = None
+        self._armed: ArmedPoint | None = None
+
+    async def inject(self, ctx: FaultContext) -> Injection:
+        supervisor = ctx.supervisor_pid()
+        if supervisor is None:
+            raise FaultError("replacement_fails: no supervisor is running")
+        if self.params.mode == "cannot_start":
+            return self._make_unstartable(ctx, supervisor)
+        signum = signal.SIGKILL if self.params.mode == "crashes_at_start" else signal.SIGSTOP
+        self._watcher = subprocess.Popen(
+            [sys.executable, "-c", _WATCHER, str(supervisor), str(int(signum)), f"{RUN_ID_ENV}={RUN_ID}"]
+            + [str(pid) for pid in children(supervisor)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=owned_env(),
+        )
+        return self.record(self.mechanism, True, mode=self.params.mode, watcher_pid=self._watcher.pid, signal=signum.name)
+
+    def _make_unstartable(self, ctx: FaultContext, supervisor: int) -> Injection:
+        log_file = ctx.paths.log_file
+        if has_dac_override(supervisor):
+            reason = f"supervisor pid {supervisor} has CAP_DAC_OVERRIDE: no file permission stops its workers (start it confined)"
+            self._armed = ArmedPoint(ctx, "worker.start", {"action": "exit", "code": 2})
+            return self.record(self._armed.mechanism, False, reason, mode=self.params.mode)
+        mode = stat.S_IMODE(log_file.stat().st_mode)
+        self._restore = (log_file, mode)
+        log_file.chmod(0o444)
+        return self.record(
+            "the worker's log file made read-only: a new worker cannot open it and exits at start",
+            True,
+            mode=self.params.mode,
+            log_file=log_file.name,
+        )
+
+    async def heal(self) -> None:
+        if self._watcher is not None:
+            watcher, self._watcher = self._watcher, None
+            assert watcher.stdin is not None and watcher.stdout is not None
+            watcher.stdin.close()
+            output = await anyio.to_thread.run_sync(watcher.stdout.read)
+            await anyio.to_thread.run_sync(watcher.wait)
+            watcher.stdout.close()
+            if self.injection is not None:
+                self.injection.details["victims"] = [int(line) for line in output.split()]
+        if self._restore is not None:
+            log_file, mode = self._restore
+            if log_file.exists():
+                log_file.chmod(mode)
+            self._restore = None
+        if self._armed is not None:
+            self._armed.disarm()
+            self._armed = None
