@@ -112,8 +112,11 @@ def register_control_tools(app: MCPServer, state: WorkerState) -> None:
     async def control_facts() -> dict[str, Any]:
         """Measured readiness and health facts of this worker process."""
         store = state.store
-        lock_elsewhere = await anyio.to_thread.run_sync(store.write_lock_held_elsewhere)
-        facts = await anyio.to_thread.run_sync(store.database_facts)
+        try:
+            lock_elsewhere = await anyio.to_thread.run_sync(store.write_lock_held_elsewhere)
+            facts = await anyio.to_thread.run_sync(store.database_facts)
+        except (StoreError, sqlite3.Error) as exc:  # a damaged database is a fact to report, not a crash
+            lock_elsewhere, facts = False, {"error": str(exc)}
         return {
             "pid": os.getpid(),
             "server_version": __version__,
@@ -252,7 +255,9 @@ async def activate(state: WorkerState, mode: str) -> dict[str, Any]:
                 }
             await jobs.resume_from_database()
     except (StoreError, sqlite3.Error) as exc:
-        return failure(RestartError.DATABASE_ERROR, f"database error while restoring: {exc}")
+        # Serve anyway: a damaged database is diagnosed through the health check, not by refusing to start.
+        log.error("database error while restoring jobs: %s", exc)
+        report = {"used": None, "source": "database_only", "rejected": [], "database_error": str(exc)}
     if report["source"] == "database_only" and report["rejected"]:
         report["note"] = "no valid snapshot: started from the database alone"
     state.restore_report = report

@@ -158,26 +158,22 @@ class RebootTools:
         }
 
     async def _database_status(self, facts: dict[str, Any] | None) -> dict[str, Any]:
-        if facts is None:
-            return {"connected": False, "status": "unknown", "reason": "worker did not report"}
-        database = dict(facts["database"])
+        """Facts the worker reported plus a fresh `PRAGMA integrity_check`; `unknown` if it cannot run."""
+        database = dict(facts["database"]) if facts else {"connected": False, "reason": "worker did not report"}
         handle = self.runtime.worker
+        if handle is None or not handle.alive:
+            return {**database, "status": "unknown", "integrity_check": None}
         try:
-            assert handle is not None
-            integrity = await handle.control(
-                "control_integrity_check", {}, self.runtime.settings.control_timeout_s
-            )
+            integrity = await handle.control("control_integrity_check", {}, self.runtime.settings.control_timeout_s)
         except Exception as exc:  # reported, not raised: a health check must answer
-            integrity = {"ok": False, "messages": [f"integrity check could not run: {exc}"]}
-        database["integrity_check"] = integrity
+            return {**database, "status": "unknown", "integrity_check": {"ok": None, "messages": [str(exc)]}}
         if not integrity["ok"]:
             status = "corrupted"
         elif database.get("write_lock_held_elsewhere"):
             status = "locked"
         else:
             status = "healthy"
-        database["status"] = status
-        return database
+        return {**database, "integrity_check": integrity, "status": status}
 
     def _connection_status(self) -> dict[str, Any]:
         sessions = self.runtime.sessions
