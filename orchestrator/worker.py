@@ -230,7 +230,7 @@ async def activate(state: WorkerState, mode: str) -> dict[str, Any]:
         return {"ok": True, "already_active": True, "restore_report": state.restore_report}
     await anyio.to_thread.run_sync(faultpoints.hit, "worker.activate")
     jobs = state.running_jobs()
-    report: dict[str, Any]
+    report: dict[str, Any] = {"used": None, "source": "database_only", "rejected": []}
     try:
         if mode == "interrupted":
             marked = await jobs.mark_interrupted()
@@ -257,7 +257,7 @@ async def activate(state: WorkerState, mode: str) -> dict[str, Any]:
     except (StoreError, sqlite3.Error) as exc:
         # Serve anyway: a damaged database is diagnosed through the health check, not by refusing to start.
         log.error("database error while restoring jobs: %s", exc)
-        report = {"used": None, "source": "database_only", "rejected": [], "database_error": str(exc)}
+        report["database_error"] = str(exc)
     if report["source"] == "database_only" and report["rejected"]:
         report["note"] = "no valid snapshot: started from the database alone"
     state.restore_report = report
