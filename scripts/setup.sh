@@ -8,6 +8,7 @@ missing=()
 command -v ps >/dev/null 2>&1 || missing+=(procps)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 command -v lsof >/dev/null 2>&1 || missing+=(lsof)
+command -v netstat >/dev/null 2>&1 || missing+=(net-tools)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -7,6 +7,7 @@ kind of step with a result supports `expect`, `error_code` and `save` the same w
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -99,6 +100,11 @@ async def execute(run: Run, step: Step, loc: Loc) -> Any:
         if isinstance(step, ResultStep):
             expected = expectations_for(step.expect, step.error_code, DEFAULT_EXPECT.get(kind))
             mismatches = check(result, expected, run.scope(), (*loc, "expect"))
+            if step.error_code:  # what the shorthand expands to was said on the `error_code:` line
+                mismatches = [
+                    dataclasses.replace(m, loc=(*loc, "error_code")) if m.path not in step.expect else m
+                    for m in mismatches
+                ]
             if mismatches:
                 raise StepFailed("expectation not met", loc, mismatches, result)
         if isinstance(step, ResultStep | WaitStep):

@@ -127,3 +127,12 @@ def test_a_process_left_in_the_run_directory_is_found(tmp_path: Path) -> None:
 
 def test_no_mounts_under_a_fresh_directory(tmp_path: Path) -> None:
     assert checks.no_stray_mounts(tmp_path).ok and "/proc" in checks.mounts_under(Path("/proc"))
+
+
+def test_an_error_inside_a_task_group_is_described_by_its_own_message() -> None:
+    from chaos.engine.failure import describe_error
+
+    nested = ExceptionGroup("unhandled errors in a TaskGroup", [ExceptionGroup("inner", [ValueError("the real cause")])])
+    assert describe_error(nested) == "ValueError: the real cause"
+    several = ExceptionGroup("two", [ValueError("a"), KeyError("b")])
+    assert describe_error(several).startswith("ExceptionGroup: two")

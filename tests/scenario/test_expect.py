@@ -109,6 +109,7 @@ def test_substitution_keeps_types_when_whole_and_formats_when_embedded() -> None
     value = {"pid": "${saved.pid}", "text": "pid=${saved.pid} first=${saved.ids.0}", "list": ["${saved.ids}"], "n": 3}
     assert substitute(value, SCOPE) == {"pid": 123, "text": "pid=123 first=a", "list": [["a", "b"]], "n": 3}
     assert substitute("${run.base_dir}/x", SCOPE) == "/tmp/x/x"
+    assert substitute("${saved.pid}\n", SCOPE) == "123\n", "a trailing newline makes it text (shell output)"
 
 
 @pytest.mark.parametrize(
