@@ -169,6 +169,7 @@ class RestartCoordinator:
             )
             if dropped:
                 tracker.note_error(f"cleared {dropped} buffered request(s) (error_recovery)")
+            self.runtime.buffer.overflows = 0  # the guide's "clear buffers" also clears the degraded state
         old = self.runtime.worker
         failure: RestartFailure | None = None
         with anyio.CancelScope() as scope:
@@ -191,7 +192,7 @@ class RestartCoordinator:
             self.runtime.restarting = False
             self.runtime.buffer.open()
         current = self.runtime.worker
-        if current is not None and not current.alive:
+        if current is not None and (not current.alive or not current.process_running()):
             # The worker died during the restart (so rollback had nobody to return to): replace it
             # from the last snapshot and the database, as after any crash.
             tracker.note_error(f"worker pid {current.pid} died during the restart; recovering")

@@ -113,6 +113,10 @@ class WorkerHandle:
             self.exited.set()
             log.info("worker generation %d (pid %s): %s", self.generation, self.pid, reason)
 
+    def process_running(self) -> bool:
+        """Asked of the kernel now, not of the watcher, which polls."""
+        return self.pid is not None and process_state(self.pid) not in (None, "Z", "X")
+
     def is_stopped_by_signal(self) -> bool:
         return self.pid is not None and process_state(self.pid) == "T"
 
