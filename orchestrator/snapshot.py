@@ -1,7 +1,7 @@
 """State snapshots: `current_state.json`, its backups, and restore with fallback.
 
-The file is canonical JSON (sorted keys, fixed indentation) whose `integrity_hash` is the SHA-256
-of the canonical JSON of every other field. Verification re-serialises the whole document and
+The file is canonical JSON (sorted keys, no spaces) with one top-level field per line, whose
+`integrity_hash` is the SHA-256 of the canonical JSON of every other field. Verification re-serialises the whole document and
 compares bytes too, so a change to any byte of the file is detected, even in whitespace. Nothing
 in a snapshot is ever executed: it is parsed as JSON and checked field by field.
 """
@@ -43,18 +43,39 @@ class SnapshotInvalid(ValueError):
     """A snapshot file failed verification; the message says why."""
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL(value).encode()
+
+
+def _members(document: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each top-level field as canonical JSON `"key":value`, in key order.
+
+    Both the hash input (the canonical JSON of every other field) and the file layout are joins of
+    these strings, so writing or verifying a snapshot encodes its content once, with the C encoder.
+    """
+    return [(key, f"{_CANONICAL(key)}:{_CANONICAL(document[key])}") for key in sorted(document)]
+
+
+def _hash_of(members: list[tuple[str, str]]) -> str:
+    body = ",".join(member for key, member in members if key != "integrity_hash")
+    return hashlib.sha256(("{" + body + "}").encode()).hexdigest()
+
+
+def _layout(members: list[tuple[str, str]]) -> bytes:
+    return ("{\n" + ",\n".join(member for _, member in members) + "\n}\n").encode()
 
 
 def integrity_hash(document: dict[str, Any]) -> str:
-    body = {key: value for key, value in document.items() if key != "integrity_hash"}
-    return hashlib.sha256(canonical_json(body)).hexdigest()
+    """SHA-256 of the canonical JSON (sorted keys, no spaces) of every field but this one."""
+    return _hash_of(_members(document))
 
 
 def render(document: dict[str, Any]) -> bytes:
-    """The one byte layout a snapshot may have on disk."""
-    return (json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+    """The one byte layout a snapshot may have on disk: canonical JSON, one top-level field a line."""
+    return _layout(_members(document))
 
 
 def build_snapshot(
@@ -99,9 +120,10 @@ def parse_snapshot(raw: bytes) -> dict[str, Any]:
             raise SnapshotInvalid(f"field {name!r} has the wrong type")
     if document["version"] != SNAPSHOT_VERSION:
         raise SnapshotInvalid(f"version {document['version']} is not supported (expected {SNAPSHOT_VERSION})")
-    if document["integrity_hash"] != integrity_hash(document):
+    members = _members(document)
+    if document["integrity_hash"] != _hash_of(members):
         raise SnapshotInvalid("integrity_hash does not match the content")
-    if render(document) != raw:
+    if _layout(members) != raw:
         raise SnapshotInvalid("file bytes differ from the canonical layout (edited by hand or damaged)")
     database_file = document["database_state"].get("file")
     if database_file is not None and database_file != "task_orchestrator.db":

@@ -18,19 +18,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from chaos.faults.base import Fault, FaultContext, FaultError, FaultParams, Injection
-from orchestrator.snapshot import list_backups
+from orchestrator.snapshot import integrity_hash, list_backups, render
 
 Damage = Literal["truncate", "bit_flip", "garbage", "invalid_json", "wrong_hash", "wrong_version", "empty", "missing"]
-
-
-def _render(document: dict[str, Any]) -> bytes:
-    return (json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
-
-
-def _hash(document: dict[str, Any]) -> str:
-    body = {key: value for key, value in document.items() if key != "integrity_hash"}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def damaged(original: bytes, damage: str, rng: random.Random) -> bytes | None:
@@ -55,8 +45,8 @@ def damaged(original: bytes, damage: str, rng: random.Random) -> bytes | None:
         document["integrity_hash"] = hashlib.sha256(b"not the content").hexdigest()
     else:  # wrong_version: a consistent document of a format this orchestrator does not know
         document["version"] = int(document["version"]) + 1000
-        document["integrity_hash"] = _hash(document)
-    return _render(document)
+        document["integrity_hash"] = integrity_hash(document)
+    return render(document)
 
 
 class CorruptStateParams(FaultParams):
