@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from orchestrator.faultpoints import io_operation
+
 
 def fsync_directory(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
+        io_operation("fsync", directory)
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -28,9 +31,11 @@ def write_synced(path: Path, data: bytes) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             view = memoryview(data)
+            io_operation("write", path)
             while view:
                 written = os.write(fd, view)
                 view = view[written:]
+            io_operation("fsync", path)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -44,6 +49,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     temp = temp_name(path)
     write_synced(temp, data)
     try:
+        io_operation("rename", path)
         os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
@@ -55,7 +61,9 @@ def append_line_durably(path: Path, line: str) -> None:
     """Append one line and fsync it, so a history entry written before a crash is still there after."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
+        io_operation("write", path)
         os.write(fd, (line.rstrip("\n") + "\n").encode())
+        io_operation("fsync", path)
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -17,7 +17,6 @@ import logging
 import math
 import sqlite3
 import subprocess
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,9 @@ from typing import Any, TypeVar
 import anyio
 import anyio.abc
 
+from orchestrator import clock
 from orchestrator import store as db
+from orchestrator.blocking import run_blocking
 from orchestrator.config import ALLOW_COMMAND_JOBS_ENV, command_jobs_allowed
 from orchestrator.store import StoreBusyError, StoreError, TaskStore, utc_now
 
@@ -301,7 +302,7 @@ class JobRunner:
         targets = [job for job in self._jobs.values() if job.status in ("running", "hung")]
         for job in targets:
             job.stop_requested = True
-            job.stop_requested_at = time.monotonic()
+            job.stop_requested_at = clock.monotonic()
             job.status = "stopping"
             job.wake.set()
         with anyio.move_on_after(deadline_s):
@@ -435,13 +436,13 @@ class JobRunner:
         if not job.stop_requested or job.spec.ignore_suspend and job.spec.ignore_suspend_s is None:
             return False
         ignored_for = job.spec.ignore_suspend_s if job.spec.ignore_suspend else 0.0
-        return time.monotonic() - job.stop_requested_at >= ignored_for
+        return clock.monotonic() - job.stop_requested_at >= ignored_for
 
     async def _run_builtin(self, job: _LiveJob) -> None:
         assert job.spec.duration_s is not None
         duration, interval = job.spec.duration_s, job.spec.checkpoint_interval_s
         tick = min(TICK_S, interval)
-        origin, origin_progress = time.monotonic(), job.progress
+        origin, origin_progress = clock.monotonic(), job.progress
         last_saved = origin
         while True:
             if job.progress >= 1.0:
@@ -452,7 +453,7 @@ class JobRunner:
                 await self._suspend(job)
                 return
             await self._pause(job, tick)
-            now = time.monotonic()
+            now = clock.monotonic()
             job.progress = min(1.0, origin_progress + (now - origin) / duration)
             if now - last_saved >= interval:
                 last_saved = now
@@ -554,10 +555,10 @@ class JobRunner:
     # -- database access -------------------------------------------------------------------
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await anyio.to_thread.run_sync(self._store.read, fn)
+        return await run_blocking(self._store.read, fn)
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await anyio.to_thread.run_sync(self._store.write, fn)
+        return await run_blocking(self._store.write, fn)
 
     async def _try_write(self, fn: Callable[[sqlite3.Connection], T]) -> T | None:
         """A write from inside a running job: a busy or failing database must not kill the work."""

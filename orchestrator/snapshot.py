@@ -13,11 +13,11 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from orchestrator import __version__, faultpoints
+from orchestrator import __version__, clock, faultpoints
 from orchestrator.config import Paths
 from orchestrator.durable import fsync_directory, temp_name, write_synced
 
@@ -89,7 +89,7 @@ def build_snapshot(
 ) -> dict[str, Any]:
     document: dict[str, Any] = {
         "version": SNAPSHOT_VERSION,
-        "timestamp": (now or datetime.now(UTC)).isoformat(),
+        "timestamp": (now or clock.utc_now()).isoformat(),
         "server_version": __version__,
         "restart_reason": restart_reason,
         "active_tasks": active_tasks,
@@ -161,7 +161,6 @@ def write_snapshot(paths: Paths, document: dict[str, Any], now: datetime | None 
     The new bytes are written and fsynced before anything else changes, so a full or read-only disk
     fails here and leaves the previous `current_state.json` exactly as it was.
     """
-    faultpoints.hit("snapshot.write")
     paths.state_dir.mkdir(parents=True, exist_ok=True)
     data = render(document)
     staged = temp_name(paths.current_state)
@@ -169,7 +168,8 @@ def write_snapshot(paths: Paths, document: dict[str, Any], now: datetime | None 
     backup = None
     try:
         if paths.current_state.exists():
-            backup = _link_backup(paths, now or datetime.now(UTC))
+            backup = _link_backup(paths, now or clock.utc_now())
+        faultpoints.io_operation("rename", paths.current_state)
         os.replace(staged, paths.current_state)
     except BaseException:
         staged.unlink(missing_ok=True)
@@ -192,6 +192,7 @@ def _link_backup(paths: Paths, now: datetime) -> str:
         suffix = f"_{counter:02d}" if counter else ""
         target = paths.state_dir / f"backup_state_{stamp}{suffix}.json"
         try:
+            faultpoints.io_operation("link", target)
             os.link(paths.current_state, target)
             return target.name
         except FileExistsError:
@@ -201,6 +202,7 @@ def _link_backup(paths: Paths, now: datetime) -> str:
 def prune_backups(paths: Paths, keep: int = BACKUPS_KEPT) -> list[str]:
     removed = []
     for old in list_backups(paths)[keep:]:
+        faultpoints.io_operation("unlink", old)
         old.unlink(missing_ok=True)
         removed.append(old.name)
     if removed:

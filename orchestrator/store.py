@@ -2,7 +2,7 @@
 
 One connection, guarded by a lock, in WAL mode with `synchronous=FULL` so that a write
 acknowledged to a client survives `kill -9`. Every public method is short and blocking;
-async callers run them through `anyio.to_thread.run_sync`.
+async callers run them through `orchestrator.blocking.run_blocking`.
 
 Row-level SQL lives in the module functions below, which take the connection handed to
 `TaskStore.read`, `TaskStore.write` or `TaskStore.run_idempotent`, so that a service can
@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
+
+from orchestrator import clock, entropy
+from orchestrator.faultpoints import io_operation
 
 T = TypeVar("T")
 
@@ -110,11 +111,11 @@ class IdempotencyConflictError(StoreError):
 
 
 def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
+    return clock.utc_now().isoformat(timespec="microseconds")
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    return entropy.new_id()
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
@@ -183,6 +184,8 @@ class TaskStore:
                 self._open_transactions += 1
                 try:
                     yield conn
+                    if mode != "DEFERRED":
+                        io_operation("sqlite_write", self.path)
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:

@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
-import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator import roles
+from orchestrator.blocking import run_blocking
 from orchestrator.jobs import MAX_ARGV, MAX_DURATION_S, JobError, JobRunner, JobSpecError
 from orchestrator.store import COMPLEXITIES, TASK_STATUSES, StoreError
 from orchestrator.tasks import (
@@ -120,7 +120,7 @@ def register_task_tools(
         if gate is not None:
             gate()
         with _refusals_as_tool_errors():
-            return await anyio.to_thread.run_sync(functools.partial(method, **kwargs))
+            return await run_blocking(functools.partial(method, **kwargs))
 
     async def run_job_if_any(result: dict[str, Any]) -> dict[str, Any]:
         if result.get("job") is not None:

@@ -15,9 +15,9 @@ import logging
 import os
 import sqlite3
 import sys
-import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import anyio
@@ -25,7 +25,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from orchestrator import __version__, faultpoints, lockfile, snapshot
+from orchestrator import __version__, clock, faultpoints, lockfile, snapshot
+from orchestrator.blocking import run_blocking
 from orchestrator.config import ConfigError, Paths, resolve_base_dir, resolve_log_level
 from orchestrator.errors import RestartError
 from orchestrator.jobs import JobRunner
@@ -52,7 +53,7 @@ class WorkerState:
     activated: bool = False
     maintenance: bool = False
     restore_report: dict[str, Any] | None = None
-    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    started_at: str = field(default_factory=lambda: clock.utc_now().isoformat())
 
     def gate(self) -> None:
         """Task tools refuse work until activation and while in maintenance mode."""
@@ -89,11 +90,11 @@ async def checkpoint_database(store: TaskStore, deadline: float) -> dict[str, An
     attempts = 0
     while True:
         attempts += 1
-        wait_s = max(0.0, min(DB_RETRY_WAIT_S, deadline - time.monotonic()))
-        busy, wal_pages, moved = await anyio.to_thread.run_sync(store.checkpoint_wal, wait_s)
+        wait_s = max(0.0, min(DB_RETRY_WAIT_S, deadline - clock.monotonic()))
+        busy, wal_pages, moved = await run_blocking(store.checkpoint_wal, wait_s)
         if not busy:
             return {"wal_pages": wal_pages, "checkpointed_pages": moved, "attempts": attempts}
-        if time.monotonic() >= deadline:
+        if clock.monotonic() >= deadline:
             raise StoreBusyError(
                 f"database is locked by another connection; WAL checkpoint still busy after {attempts} attempts"
             )
@@ -113,8 +114,8 @@ def register_control_tools(app: MCPServer, state: WorkerState) -> None:
         """Measured readiness and health facts of this worker process."""
         store = state.store
         try:
-            lock_elsewhere = await anyio.to_thread.run_sync(store.write_lock_held_elsewhere)
-            facts = await anyio.to_thread.run_sync(store.database_facts)
+            lock_elsewhere = await run_blocking(store.write_lock_held_elsewhere)
+            facts = await run_blocking(store.database_facts)
         except (StoreError, sqlite3.Error) as exc:  # a damaged database is a fact to report, not a crash
             lock_elsewhere, facts = False, {"error": str(exc)}
         return {
@@ -136,7 +137,7 @@ def register_control_tools(app: MCPServer, state: WorkerState) -> None:
     @app.tool(name="control_integrity_check", structured_output=True)
     async def control_integrity_check() -> dict[str, Any]:
         """`PRAGMA integrity_check` of the task database."""
-        ok, messages = await anyio.to_thread.run_sync(state.store.integrity_check)
+        ok, messages = await run_blocking(state.store.integrity_check)
         return {"ok": ok, "messages": messages[:20]}
 
     @app.tool(name="control_enter_maintenance", structured_output=True)
@@ -164,7 +165,7 @@ def register_control_tools(app: MCPServer, state: WorkerState) -> None:
             return {**classify_write_error(exc, "saving task checkpoints"), **report}
         if report["hung"]:
             hung = ", ".join(report["hung"][:5])
-            if await anyio.to_thread.run_sync(store.write_lock_held_elsewhere):
+            if await run_blocking(store.write_lock_held_elsewhere):
                 error = failure(
                     RestartError.DATABASE_ERROR,
                     f"database locked by another connection: checkpoints of {hung} could not be written "
@@ -186,10 +187,11 @@ def register_control_tools(app: MCPServer, state: WorkerState) -> None:
         deadline_s: Annotated[float, Field(gt=0, le=300)],
     ) -> dict[str, Any]:
         """Checkpoint the database and write `current_state.json` durably (previous one kept as a backup)."""
-        deadline = time.monotonic() + deadline_s
+        deadline = clock.monotonic() + deadline_s
         try:
+            await faultpoints.reached("snapshot.write")
             wal = await checkpoint_database(state.store, deadline)
-            active = await anyio.to_thread.run_sync(state.store.list_active_tasks)
+            active = await run_blocking(state.store.list_active_tasks)
             document = snapshot.build_snapshot(
                 restart_reason=restart_reason,
                 active_tasks=active,
@@ -197,11 +199,11 @@ def register_control_tools(app: MCPServer, state: WorkerState) -> None:
                 client_sessions=client_sessions,
                 database_state={**database_state(state), "wal_checkpoint": wal},
             )
-            written = await anyio.to_thread.run_sync(snapshot.write_snapshot, state.paths, document)
+            written = await run_blocking(snapshot.write_snapshot, state.paths, document)
         except (OSError, StoreError, sqlite3.Error) as exc:
             log.error("state serialization failed: %s", exc)
             return classify_write_error(exc)
-        if time.monotonic() > deadline:
+        if clock.monotonic() > deadline:
             return failure(
                 RestartError.TIMEOUT_EXCEEDED,
                 f"state serialization took longer than the {deadline_s:.1f}s left of the timeout",
@@ -219,7 +221,7 @@ def register_control_tools(app: MCPServer, state: WorkerState) -> None:
     async def control_prepare_stop() -> dict[str, Any]:
         """Stop jobs and close the database so the process can exit cleanly."""
         await state.running_jobs().stop_all()
-        await anyio.to_thread.run_sync(state.store.close)
+        await run_blocking(state.store.close)
         return {"ok": True}
 
 
@@ -228,7 +230,7 @@ async def activate(state: WorkerState, mode: str) -> dict[str, Any]:
         raise ToolError(f"unknown activation mode {mode!r}: use snapshot, database or interrupted")
     if state.activated:
         return {"ok": True, "already_active": True, "restore_report": state.restore_report}
-    await anyio.to_thread.run_sync(faultpoints.hit, "worker.activate")
+    await faultpoints.reached("worker.activate")
     jobs = state.running_jobs()
     report: dict[str, Any] = {"used": None, "source": "database_only", "rejected": []}
     try:
@@ -244,7 +246,7 @@ async def activate(state: WorkerState, mode: str) -> dict[str, Any]:
             }
         else:
             if mode == "snapshot":
-                restored = await anyio.to_thread.run_sync(snapshot.load_latest, state.paths)
+                restored = await run_blocking(snapshot.load_latest, state.paths)
                 report = restored.summary()
             else:
                 report = {
@@ -294,18 +296,31 @@ def build_worker(state: WorkerState, standalone: bool) -> MCPServer:
     return app
 
 
-async def serve(paths: Paths, standalone: bool) -> None:
-    store = await anyio.to_thread.run_sync(TaskStore, paths.database)
+@asynccontextmanager
+async def running_worker(paths: Paths, standalone: bool) -> AsyncIterator[MCPServer]:
+    """A worker's state, jobs and MCP server, from start-up until its jobs are stopped.
+
+    The process serves it over stdio (`serve`); the simulator serves it in-process.
+    """
+    await faultpoints.reached("worker.start")
+    store = await run_blocking(TaskStore, paths.database)
     state = WorkerState(paths=paths, store=store, service=TaskService(store))
-    async with anyio.create_task_group() as task_group:
-        state.jobs = JobRunner(store, task_group, paths.base)
-        app = build_worker(state, standalone)
-        if standalone:
-            await activate(state, "snapshot")
-        await app.run_stdio_async()
-        if state.jobs is not None:
+    try:
+        async with anyio.create_task_group() as task_group:
+            state.jobs = JobRunner(store, task_group, paths.base)
+            app = build_worker(state, standalone)
+            if standalone:
+                await activate(state, "snapshot")
+            yield app
             await state.jobs.stop_all()
-        task_group.cancel_scope.cancel()
+            task_group.cancel_scope.cancel()
+    finally:
+        store.close()
+
+
+async def serve(paths: Paths, standalone: bool) -> None:
+    async with running_worker(paths, standalone) as app:
+        await app.run_stdio_async()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -344,7 +359,6 @@ def main(argv: list[str] | None = None) -> int:
     if lock_note:
         log.warning(lock_note)
     log.info("worker %d starting (base %s)", os.getpid(), paths.base)
-    faultpoints.hit("worker.start")
     try:
         anyio.run(serve, paths, standalone)
     except KeyboardInterrupt:

@@ -7,20 +7,20 @@ arrival order, one after another, so the new worker sees them in the order the c
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 
+from orchestrator import clock
 from orchestrator.errors import RestartError, RestartFailure
 
 
 @dataclass
 class _Waiter:
     session_id: str
-    arrived: float = field(default_factory=time.monotonic)
+    arrived: float = field(default_factory=clock.monotonic)
     turn: anyio.Event = field(default_factory=anyio.Event)
     done: anyio.Event = field(default_factory=anyio.Event)
     cleared: str | None = None
@@ -107,7 +107,7 @@ class RequestBuffer:
             raise
         if waiter.cleared:
             raise RestartFailure(RestartError.CONNECTION_MANAGER_ERROR, waiter.cleared)
-        self.waits_s.append(time.monotonic() - waiter.arrived)
+        self.waits_s.append(clock.monotonic() - waiter.arrived)
         return waiter
 
     def release(self, waiter: _Waiter | None) -> None:

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from statistics import median
 from typing import Any
 
 import anyio
 
+from orchestrator import clock
 from orchestrator.errors import RestartError, RestartFailure
 from orchestrator.history import HistoryEntry
 from orchestrator.supervisor.runtime import Runtime
@@ -153,7 +153,7 @@ class RestartCoordinator:
 
     # -- restart ---------------------------------------------------------------------------
     async def restart(self, request: RestartRequest) -> dict[str, Any]:
-        started = datetime.now(UTC)
+        started = clock.utc_now()
         try:
             await self._admit(request)
         except RestartFailure as refusal:
@@ -246,7 +246,7 @@ class RestartCoordinator:
 
     async def _replace(self, request: RestartRequest, old: WorkerHandle | None) -> None:
         runtime, tracker = self.runtime, self.runtime.tracker
-        deadline = time.monotonic() + request.timeout
+        deadline = clock.monotonic() + request.timeout
         replacement = _Replacement(runtime)
         keep_old = old is not None and old.alive and request.graceful
         new: WorkerHandle | None = None
@@ -387,7 +387,7 @@ class RestartCoordinator:
 
     async def _until(self, deadline: float, awaitable: Any, what: str) -> Any:
         try:
-            with anyio.fail_after(max(0.0, deadline - time.monotonic())):
+            with anyio.fail_after(max(0.0, deadline - clock.monotonic())):
                 return await awaitable
         except TimeoutError:
             raise RestartFailure(
@@ -397,11 +397,11 @@ class RestartCoordinator:
 
     @staticmethod
     def _left(deadline: float) -> float:
-        return max(0.1, deadline - time.monotonic())
+        return max(0.1, deadline - clock.monotonic())
 
     @staticmethod
     def _worker_deadline(deadline: float) -> float:
-        return max(0.1, deadline - time.monotonic() - WORKER_REPORT_MARGIN_S)
+        return max(0.1, deadline - clock.monotonic() - WORKER_REPORT_MARGIN_S)
 
     async def _roll_back(self, old: WorkerHandle) -> None:
         """The old worker serves again: jobs resume and its maintenance mode ends."""
@@ -441,7 +441,7 @@ class RestartCoordinator:
         old: WorkerHandle | None = None,
     ) -> dict[str, Any]:
         tracker = self.runtime.tracker
-        completed = datetime.now(UTC)
+        completed = clock.utc_now()
         duration = (completed - started).total_seconds()
         new = self.runtime.worker
         response: dict[str, Any] = {

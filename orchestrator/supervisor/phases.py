@@ -6,10 +6,12 @@ by `finish`, which the coordinator calls in a `finally`, so it can never stick.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
+
+from orchestrator import clock
+from orchestrator.clock import utc_iso
 
 PHASES = (
     "idle",
@@ -27,10 +29,6 @@ PROGRESS = {phase: round(100 * index / (len(PHASES) - 1), 1) for index, phase in
 TERMINAL = ("idle", "complete", "failed")
 
 
-def utc_iso(moment: datetime | None = None) -> str:
-    return (moment or datetime.now(UTC)).isoformat()
-
-
 @dataclass
 class PhaseTracker:
     phase: str = "idle"
@@ -42,22 +40,22 @@ class PhaseTracker:
     maintenance_mode: bool = False
     timeline: list[dict[str, Any]] = field(default_factory=list)
     _started_monotonic: float = 0.0
-    _phase_since: float = field(default_factory=time.monotonic)
+    _phase_since: float = field(default_factory=clock.monotonic)
 
     @property
     def running(self) -> bool:
         return self.phase not in TERMINAL
 
     def seconds_in_phase(self) -> float:
-        return time.monotonic() - self._phase_since
+        return clock.monotonic() - self._phase_since
 
     def begin(self, expected_duration_s: float) -> None:
-        now = datetime.now(UTC)
+        now = clock.utc_now()
         self.started_at = utc_iso(now)
         self.estimated_completion = utc_iso(now + timedelta(seconds=expected_duration_s))
         self.errors = []
         self.timeline = []
-        self._started_monotonic = time.monotonic()
+        self._started_monotonic = clock.monotonic()
         self.maintenance_mode = True
         self.enter("maintenance_mode", "maintenance mode on; the replacement worker is starting")
 
@@ -66,13 +64,13 @@ class PhaseTracker:
         if PROGRESS[phase] < self.progress and phase != "maintenance_mode":
             raise ValueError(f"phase {phase} would move progress backwards from {self.phase}")
         self.phase, self.progress, self.message = phase, PROGRESS[phase], message
-        self._phase_since = time.monotonic()
+        self._phase_since = clock.monotonic()
         self.timeline.append(
             {"phase": phase, "at": utc_iso(), "elapsed_s": round(self.elapsed_s(), 4), "message": message}
         )
 
     def elapsed_s(self) -> float:
-        return time.monotonic() - self._started_monotonic
+        return clock.monotonic() - self._started_monotonic
 
     def note_error(self, error: str) -> None:
         self.errors.append(error)

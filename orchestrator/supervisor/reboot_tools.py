@@ -9,15 +9,15 @@ nothing.
 from __future__ import annotations
 
 import os
-import time
 from typing import Any, Literal
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
-from orchestrator import __version__
+from orchestrator import __version__, clock
+from orchestrator.blocking import run_blocking
+from orchestrator.clock import utc_iso
 from orchestrator.supervisor.coordinator import REASONS, RestartCoordinator, RestartRequest
-from orchestrator.supervisor.phases import utc_iso
 from orchestrator.supervisor.resources import resource_usage
 from orchestrator.supervisor.runtime import Runtime
 from orchestrator.supervisor.sessions import probe
@@ -150,7 +150,7 @@ class RebootTools:
             "worker_pid": handle.pid if handle else None,
             "worker_generation": handle.generation if handle else None,
             "restart_count": self.coordinator.restart_count,
-            "uptime_seconds": round(time.monotonic() - runtime.started_monotonic, 3),
+            "uptime_seconds": round(clock.monotonic() - runtime.started_monotonic, 3),
             "maintenance_mode": runtime.tracker.maintenance_mode,
             "state_restore": (facts or {}).get("restore_report"),
             "resources": resource_usage(os.getpid(), handle.pid if handle else None, runtime.paths.state_dir),
@@ -210,7 +210,7 @@ class RebootTools:
             "timestamp": utc_iso(),
         }
         if args.include_history:
-            response["history"] = await anyio.to_thread.run_sync(self.runtime.history.summary)
+            response["history"] = await run_blocking(self.runtime.history.summary)
         return response
 
     async def reconnect_test(self, args: ReconnectTestArgs) -> dict[str, Any]:

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
 from mcp_types import CallToolResult, TextContent, Tool
 
+from orchestrator import clock, entropy
 from orchestrator.config import Paths
 from orchestrator.errors import RestartError, RestartFailure
 from orchestrator.history import HistoryEntry, RestartHistory
@@ -61,9 +60,19 @@ def error_result(failure: RestartFailure) -> CallToolResult:
     return json_result({"success": False, **failure.fields()}, is_error=True)
 
 
+WorkerFactory = Callable[[Paths, int], WorkerHandle]  # (paths, generation) -> a handle not yet started
+
+
 class Runtime:
-    def __init__(self, paths: Paths, settings: SupervisorSettings, task_group: TaskGroup):
+    def __init__(
+        self,
+        paths: Paths,
+        settings: SupervisorSettings,
+        task_group: TaskGroup,
+        worker_factory: WorkerFactory = WorkerHandle,
+    ):
         self.paths = paths
+        self.worker_factory = worker_factory
         self.settings = settings
         self.task_group = task_group
         self.worker: WorkerHandle | None = None
@@ -76,8 +85,8 @@ class Runtime:
         self.shutting_down = False
         self.degraded: RestartFailure | None = None
         self.reboot_init_error: str | None = None
-        self.started_at = datetime.now(UTC).isoformat()
-        self.started_monotonic = time.monotonic()
+        self.started_at = clock.utc_now().isoformat()
+        self.started_monotonic = clock.monotonic()
         self.worker_tools: list[Tool] = []
         self._in_flight: dict[int, int] = {}
         self._drained: dict[int, anyio.Event] = {}
@@ -87,7 +96,7 @@ class Runtime:
     # -- workers ---------------------------------------------------------------------------
     async def spawn_worker(self) -> WorkerHandle:
         self.generation += 1
-        handle = WorkerHandle(self.paths, self.generation)
+        handle = self.worker_factory(self.paths, self.generation)
         await handle.start(self.task_group, self.settings.worker_start_timeout_s)
         return handle
 
@@ -120,7 +129,7 @@ class Runtime:
             if self.worker is not failed or self.restarting:
                 return
             log.error("%s; starting a replacement", why)
-            started = time.monotonic()
+            started = clock.monotonic()
             self.buffer.close()
             error: RestartFailure | None = None
             replacement = None
@@ -147,10 +156,10 @@ class Runtime:
                 self.buffer.open()
             self.history.append(
                 HistoryEntry(
-                    timestamp=datetime.now(UTC).isoformat(),
+                    timestamp=clock.utc_now().isoformat(),
                     reason="error_recovery",
                     success=error is None,
-                    duration=round(time.monotonic() - started, 4),
+                    duration=round(clock.monotonic() - started, 4),
                     error_code=error.error.code if error else None,
                     graceful=False,
                     preserve_state=True,
@@ -188,7 +197,7 @@ class Runtime:
         """Send a task tool call to the current worker, buffering during a restart, replaying on a crash."""
         arguments = dict(arguments)
         if self.is_mutating(name) and not arguments.get(IDEMPOTENCY_ARGUMENT):
-            arguments[IDEMPOTENCY_ARGUMENT] = uuid.uuid4().hex
+            arguments[IDEMPOTENCY_ARGUMENT] = entropy.new_id()
         record = self.sessions.get(session_id)
         for _attempt in range(MAX_REPLAYS):
             try:
@@ -229,8 +238,8 @@ class Runtime:
 
     async def _await_replacement(self, gone: WorkerHandle) -> None:
         """Wait until the dead worker has been replaced (by a restart or crash recovery)."""
-        deadline = time.monotonic() + self.settings.worker_start_timeout_s * 2
-        while self.worker is gone and self.degraded is None and time.monotonic() < deadline:
+        deadline = clock.monotonic() + self.settings.worker_start_timeout_s * 2
+        while self.worker is gone and self.degraded is None and clock.monotonic() < deadline:
             if not self.restarting:
                 await self.recover(gone, f"worker pid {gone.pid} closed its pipe during a call")
             await anyio.sleep(0.01)

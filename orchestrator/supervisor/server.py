@@ -14,7 +14,8 @@ import os
 import signal
 import socket
 import sys
-import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -23,15 +24,16 @@ from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 from mcp_types import CallToolRequestParams, CallToolResult, ListToolsResult, Tool
 
-from orchestrator import __version__, lockfile
+from orchestrator import __version__, entropy, lockfile
 from orchestrator.config import ConfigError, Paths, resolve_base_dir, resolve_log_level
 from orchestrator.durable import write_atomically
 from orchestrator.errors import RestartError, RestartFailure
 from orchestrator.logs import setup_logging
 from orchestrator.supervisor.coordinator import RestartCoordinator
 from orchestrator.supervisor.reboot_tools import DESCRIPTIONS, MODELS, ArgumentError, RebootTools
-from orchestrator.supervisor.runtime import Runtime, SupervisorSettings, json_result
+from orchestrator.supervisor.runtime import Runtime, SupervisorSettings, WorkerFactory, json_result
 from orchestrator.supervisor.sessions import STATELESS_PREFIX, STDIO_SESSION_ID
+from orchestrator.supervisor.worker_process import WorkerHandle
 from orchestrator.worker import CONTROL_PREFIX
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,7 @@ def session_of(ctx: Any) -> tuple[str, str]:
     if session_id:
         return session_id, "http"
     if request.client is None:
-        return f"stateless-{uuid.uuid4().hex}", "http-stateless"
+        return f"stateless-{entropy.new_id()}", "http-stateless"
     return f"{STATELESS_PREFIX}{request.client.host}:{request.client.port}", "http-stateless"
 
 
@@ -178,27 +180,40 @@ def check_state_dir(paths: Paths) -> str | None:
     return None
 
 
-async def run_supervisor(paths: Paths, settings: SupervisorSettings, http: tuple[str, int] | None) -> None:
+@asynccontextmanager
+async def running_supervisor(
+    paths: Paths, settings: SupervisorSettings, worker_factory: WorkerFactory = WorkerHandle
+) -> AsyncIterator[Supervisor]:
+    """The supervisor and its first worker, until the caller's transport stops serving.
+
+    The process serves it over stdio or HTTP (`run_supervisor`); the simulator serves it in-process.
+    """
     async with anyio.create_task_group() as task_group:
-        runtime = Runtime(paths, settings, task_group)
+        runtime = Runtime(paths, settings, task_group, worker_factory)
         runtime.reboot_init_error = check_state_dir(paths)
         if runtime.reboot_init_error:
             log.error("%s", runtime.reboot_init_error)
         supervisor = Supervisor(runtime)
         task_group.start_soon(start_first_worker, runtime)
         task_group.start_soon(supervisor.sweep_expired_sessions)
-        task_group.start_soon(stop_on_signals, task_group.cancel_scope)
         try:
-            if http:
-                await supervisor.serve_http(*http)
-            else:
-                await supervisor.serve_stdio()
+            yield supervisor
         finally:
             runtime.shutting_down = True
             with anyio.CancelScope(shield=True):
                 if runtime.worker is not None:
                     await runtime.worker.stop(settings.stop_grace_s)
             task_group.cancel_scope.cancel()
+
+
+async def run_supervisor(paths: Paths, settings: SupervisorSettings, http: tuple[str, int] | None) -> None:
+    async with running_supervisor(paths, settings) as supervisor, anyio.create_task_group() as signals:
+        signals.start_soon(stop_on_signals, signals.cancel_scope)
+        if http:
+            await supervisor.serve_http(*http)
+        else:
+            await supervisor.serve_stdio()
+        signals.cancel_scope.cancel()
 
 
 async def start_first_worker(runtime: Runtime) -> None:

@@ -8,15 +8,14 @@ reconnection; one that returns after its session expired counts as a failed one.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from statistics import fmean
 from typing import Any
 
 import anyio
 from mcp.server.session import ServerSession
 
+from orchestrator import clock
 from orchestrator.supervisor.tcp import established
 
 STDIO_SESSION_ID = "stdio"
@@ -26,7 +25,7 @@ RECONNECT_AFTER_S = 1.0
 
 
 def utc_now() -> str:
-    return datetime.now(UTC).isoformat()
+    return clock.utc_now().isoformat()
 
 
 @dataclass
@@ -34,7 +33,7 @@ class ClientSessionRecord:
     session_id: str
     transport: str
     created_at: str = field(default_factory=utc_now)
-    last_activity_monotonic: float = field(default_factory=time.monotonic)
+    last_activity_monotonic: float = field(default_factory=clock.monotonic)
     last_activity: str = field(default_factory=utc_now)
     requests: int = 0
     in_flight: int = 0
@@ -85,7 +84,7 @@ class SessionRegistry:
             record = self._sessions[session_id] = ClientSessionRecord(session_id, transport)
         if server_session is not None:
             record.server_session = server_session
-        record.last_activity_monotonic = time.monotonic()
+        record.last_activity_monotonic = clock.monotonic()
         record.last_activity = utc_now()
         self._note_return(record)
         return record
@@ -108,12 +107,12 @@ class SessionRegistry:
         self._open_connections.pop(session_id, None)
         record = self._sessions.get(session_id)
         if record is not None:
-            record.disconnected_since = time.monotonic()
+            record.disconnected_since = clock.monotonic()
 
     def _note_return(self, record: ClientSessionRecord) -> None:
         if record.disconnected_since is None:
             return
-        away = time.monotonic() - record.disconnected_since
+        away = clock.monotonic() - record.disconnected_since
         record.disconnected_since = None
         if away >= RECONNECT_AFTER_S:  # a real drop, not the gap between two HTTP requests
             record.reconnections += 1
@@ -141,7 +140,7 @@ class SessionRegistry:
 
     def expire_idle(self) -> list[str]:
         """Drop HTTP sessions whose client has been gone longer than the grace period."""
-        now = time.monotonic()
+        now = clock.monotonic()
         gone = [
             s.session_id
             for s in self._sessions.values()
@@ -186,7 +185,7 @@ async def probe(registry: SessionRegistry, record: ClientSessionRecord) -> dict[
     if session is None:
         result.update(status="fail", reachable=False, reason="no request has arrived on this session yet")
         return result
-    started = time.monotonic()
+    started = clock.monotonic()
     try:
         with anyio.fail_after(PING_TIMEOUT_S):
             await session.send_ping()
@@ -196,7 +195,7 @@ async def probe(registry: SessionRegistry, record: ClientSessionRecord) -> dict[
         result.update(status="fail", reachable=False, reason=f"ping failed: {exc!r}")
     else:
         result.update(
-            status="pass", reachable=True, round_trip_ms=round((time.monotonic() - started) * 1000, 2)
+            status="pass", reachable=True, round_trip_ms=round((clock.monotonic() - started) * 1000, 2)
         )
     result["connected"] = record.disconnected_since is None
     return result

@@ -11,7 +11,6 @@ import logging
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult
 
+from orchestrator import clock
 from orchestrator.config import Paths
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class WorkerHandle:
         self.generation = generation
         self.extra_args = extra_args or []
         self.pid: int | None = None
-        self.started_monotonic = time.monotonic()
+        self.started_monotonic = clock.monotonic()
         self.ready_after_s: float | None = None
         self.exited = anyio.Event()
         self.exit_reason: str | None = None
@@ -72,7 +72,7 @@ class WorkerHandle:
             await task_group.start(self._run)
             facts = await self.control("control_facts", {}, timeout_s)
         self.pid = int(facts["pid"])
-        self.ready_after_s = time.monotonic() - self.started_monotonic
+        self.ready_after_s = clock.monotonic() - self.started_monotonic
         task_group.start_soon(self._watch_process)
         log.info(
             "worker generation %d ready as pid %d after %.3fs", self.generation, self.pid, self.ready_after_s
