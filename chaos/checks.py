@@ -16,12 +16,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator import clock
 from orchestrator.config import Paths
 
 CREATING_TOOL = "orchestrator_plan_task"
@@ -57,19 +57,19 @@ class History:
     records: list[CallRecord] = field(default_factory=list)
 
     def invoke(self, client: str, tool: str, arguments: dict[str, Any], step: str) -> CallRecord:
-        record = CallRecord(len(self.records) + 1, client, tool, arguments, step, time.time())
+        record = CallRecord(len(self.records) + 1, client, tool, arguments, step, clock.utc_now().timestamp())
         self.records.append(record)
         return record
 
     @staticmethod
     def answered(record: CallRecord, response: dict[str, Any], is_error: bool) -> None:
-        record.completed_at = time.time()
+        record.completed_at = clock.utc_now().timestamp()
         record.response = response
         record.outcome = "fail" if is_error or response.get("success") is False else "ok"
 
     @staticmethod
     def unanswered(record: CallRecord, error: BaseException) -> None:
-        record.completed_at = time.time()
+        record.completed_at = clock.utc_now().timestamp()
         record.outcome = "indeterminate"
         record.error = f"{type(error).__name__}: {error}"
 
@@ -160,6 +160,7 @@ def snapshot_valid(paths: Paths) -> Verdict:
 
 _INTEGRITY_CHECK = """
 import json, sqlite3, sys
+from orchestrator import clock
 connection = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True, timeout=10)
 print(json.dumps([row[0] for row in connection.execute("PRAGMA integrity_check")]))
 """

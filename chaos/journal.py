@@ -8,19 +8,19 @@ single source the reports (JUnit, HTML) are rendered from.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from chaos.checks import History, Verdict
+from orchestrator import clock
 
 JOURNAL_VERSION = 1
 
 
 def iso(moment: float | None = None) -> str:
-    return datetime.fromtimestamp(moment if moment is not None else time.time(), UTC).isoformat()
+    return datetime.fromtimestamp(moment if moment is not None else clock.utc_now().timestamp(), UTC).isoformat()
 
 
 def seconds_since(t0: float, stamp: str) -> float | None:
@@ -56,7 +56,7 @@ class ScenarioJournal:
     description: str = ""
     covers: dict[str, list[str]] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
-    t0: float = field(default_factory=time.time)
+    t0: float = field(default_factory=lambda: clock.utc_now().timestamp())
     steps: list[StepRecord] = field(default_factory=list)
     restarts: list[dict[str, Any]] = field(default_factory=list)
     phase_polls: list[dict[str, Any]] = field(default_factory=list)
@@ -64,7 +64,7 @@ class ScenarioJournal:
     notes: list[dict[str, Any]] = field(default_factory=list)
 
     def now(self) -> float:
-        return round(time.time() - self.t0, 4)
+        return round(clock.utc_now().timestamp() - self.t0, 4)
 
     def step_started(self, loc: str, kind: str, label: str, line: int) -> StepRecord:
         record = StepRecord(loc, kind, label, line, self.now())
@@ -139,7 +139,7 @@ def write_journal(path: Path, command: str, started: float, scenarios: list[dict
         "version": JOURNAL_VERSION,
         "command": command,
         "started_at": iso(started),
-        "duration_s": round(time.time() - started, 3),
+        "duration_s": round(clock.utc_now().timestamp() - started, 3),
         "scenarios": scenarios,
     }
     path.write_text(json.dumps(document, indent=1, default=str) + "\n")

@@ -154,3 +154,17 @@ def _command_line(pid: int) -> str:
 
 def _all_pids() -> list[int]:
     return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+
+
+class LiveProcesses:
+    """The processes a fault may touch, as the kernel has them (FaultContext.processes, live)."""
+
+    state = staticmethod(process_state)
+    signal = staticmethod(signal_ours)
+    children = staticmethod(children)
+    has_execd = staticmethod(has_execd)
+
+    @staticmethod
+    def guard_stopped(pid: int) -> Watchdog:
+        """Before SIGSTOP: make sure the process dies if the harness does before SIGCONT."""
+        return Watchdog(pid)

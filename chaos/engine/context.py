@@ -49,8 +49,9 @@ class ActiveFault:
 
 
 class Run:
-    def __init__(self, loaded: Loaded, root: Path):
+    def __init__(self, loaded: Loaded, root: Path, mode: str = "live"):
         assert loaded.scenario is not None, "run only validated scenarios"
+        self.mode = mode
         self.scenario = loaded.scenario
         self.source = loaded.source
         self.root = root
@@ -133,5 +134,17 @@ class Run:
         async def call_tool(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
             return await self.call(self.client(0, ("steps",)), "fault", tool, arguments, ("steps",), 120)
 
-        server = self.server or Server(self.base, "http", [], {}, None)
+        server = self.server or self.new_server("http", [], {}, None)
         return server.fault_context(call_tool)
+
+    def new_server(self, transport: str, args: list[str], env: dict[str, str], confine: Any, protocol: str = "auto") -> Any:
+        """The orchestrator of this run: live processes, or in sim mode the in-process simulation (which
+        has no transport, mount namespace or environment of its own: scenarios it cannot run are skipped
+        before they start, see chaos.sim.support)."""
+        if self.mode == "sim":
+            from chaos.sim.orchestrator import (
+                SimulatedOrchestrator,  # trio and freezegun only when simulating
+            )
+
+            return SimulatedOrchestrator(self.base, args, scratch_dir(self.base) / "faultpoints.json")
+        return Server(self.base, transport, args, env, confine, protocol)

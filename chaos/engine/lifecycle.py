@@ -9,10 +9,10 @@ loads, heals faults and stops the orchestrator, so a run never leaves anything b
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,6 +29,7 @@ from chaos.journal import StepRecord
 from chaos.scenario import Loaded
 from chaos.scenario.model import Step
 from chaos.scenario.source import Loc, dotted
+from orchestrator import clock
 
 FINALLY_TIMEOUT_S = 120.0
 CLEANUP_TIMEOUT_S = 60.0
@@ -44,6 +45,22 @@ class Reporter(Protocol):
 class RunOptions:
     workdir: Path | None = None  # where each scenario's own directory is made (default: the system temp dir)
     keep: bool = False  # keep the directory of a passing scenario too
+    mode: str = "live"  # or "sim": supervisor and workers in-process, virtual time (chaos.sim)
+    seed: int = 0  # sim mode: the seed of every random choice; the same seed replays the same run
+
+    def scenario_root(self, name: str) -> Path:
+        """A new directory for one run. Simulated runs get a fixed one (named by seed), so that paths in
+        their journal, and so the journal itself, are the same on every replay."""
+        if self.mode != "sim":
+            return Path(tempfile.mkdtemp(prefix=f"chaos-{name[:40]}-", dir=self.workdir))
+        root = (self.workdir or Path(tempfile.gettempdir()) / "chaos-sim") / f"{slug(name)}-seed{self.seed}"
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        return root
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)[:60].strip("-") or "scenario"
 
 
 async def run_scenario(loaded: Loaded, options: RunOptions | None = None, reporter: Reporter | None = None) -> ScenarioResult:
@@ -52,12 +69,12 @@ async def run_scenario(loaded: Loaded, options: RunOptions | None = None, report
     scenario = loaded.scenario
     if options.workdir:
         options.workdir.mkdir(parents=True, exist_ok=True)
-    root = Path(tempfile.mkdtemp(prefix=f"chaos-{scenario.name[:40]}-", dir=options.workdir))
-    run = Run(loaded, root)
+    root = options.scenario_root(scenario.name)
+    run = Run(loaded, root, options.mode)
     run.reporter = reporter
     if reporter:
         reporter.scenario_started(scenario.name, run.source.name)
-    started = time.monotonic()
+    started = clock.monotonic()
     failures: list[Failure] = []
     verdicts: list[Verdict] = []
     enabled = [name for name, on in scenario.invariant_switches().model_dump().items() if on]
@@ -80,7 +97,7 @@ async def run_scenario(loaded: Loaded, options: RunOptions | None = None, report
     outcome = "passed"
     if failures:
         outcome = "failed" if any(f.kind == "failed" for f in failures) else "error"
-    duration = time.monotonic() - started
+    duration = clock.monotonic() - started
     journal = run.journal.public(run.history, verdicts, outcome, [f.public() for f in failures], duration)
     kept = None
     if outcome == "passed" and not options.keep:

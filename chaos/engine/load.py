@@ -8,7 +8,6 @@ to finish: an answered call is a fact for the history, a cancelled one would onl
 
 from __future__ import annotations
 
-import time
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -18,6 +17,7 @@ from chaos.engine.context import Run, StepFailed
 from chaos.scenario.model import LoadSpec
 from chaos.scenario.source import Loc
 from chaos.scenario.values import SubstitutionError, substitute
+from orchestrator import clock
 
 FINISH_GRACE_S = 5.0
 
@@ -45,7 +45,7 @@ class Load:
 
     async def _client(self, index: int) -> None:
         server = self.run.server
-        started = time.monotonic()
+        started = clock.monotonic()
         interval = 1 / self.spec.rate
         async with AsyncExitStack() as stack:
             try:
@@ -58,13 +58,13 @@ class Load:
             except Exception as exc:  # recorded; the summary and max_failures judge it
                 self.errors.append(f"client {index} could not connect: {exc}")
                 return
-            next_call = time.monotonic()
+            next_call = clock.monotonic()
             while not self.stopping.is_set():
-                if self.spec.duration is not None and time.monotonic() - started >= self.spec.duration:
+                if self.spec.duration is not None and clock.monotonic() - started >= self.spec.duration:
                     return
                 await self._one_call(client, index)
                 next_call += interval
-                with anyio.move_on_after(max(0.0, next_call - time.monotonic())):
+                with anyio.move_on_after(max(0.0, next_call - clock.monotonic())):
                     await self.stopping.wait()
 
     async def _one_call(self, client: Any, index: int) -> None:

@@ -10,6 +10,7 @@ fault-point faults can be armed before or after the start.
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -56,6 +57,7 @@ class Server:
         self.env = env
         self.confine = confine
         self.faultpoints = scratch_dir(base) / "faultpoints.json"
+        self.processes = ownership.LiveProcesses()
         self.clients: list[Client] = []
         self.http: HttpOrchestrator | None = None
         self.supervisor: int | None = None
@@ -115,6 +117,9 @@ class Server:
     async def _stop_http(http: HttpOrchestrator) -> None:
         with anyio.CancelScope(shield=True):
             await http.stop(STOP_TIMEOUT_S)
+
+    def supervisor_alive(self) -> bool:
+        return self.supervisor is not None and os.path.exists(f"/proc/{self.supervisor}")
 
     async def worker_pid(self) -> int | None:
         """The worker serving now: the supervisor's oldest child (a replacement is younger)."""

@@ -11,7 +11,6 @@ import dataclasses
 import os
 import signal
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,7 +21,6 @@ from chaos.engine.context import ActiveFault, Run, StepFailed
 from chaos.engine.failure import describe_error
 from chaos.engine.invariants import file_verdicts, live_verdicts
 from chaos.engine.load import Load
-from chaos.engine.server import Server
 from chaos.live import until_serving
 from chaos.namespace import Confinement
 from chaos.scenario import fault_registry
@@ -50,6 +48,7 @@ from chaos.scenario.model import (
 from chaos.scenario.source import Loc, dotted
 from chaos.scenario.values import PathMissing, SubstitutionError, resolve, substitute
 from chaos.waiting import ConditionTimeout, wait_until
+from orchestrator import clock
 
 RESTART_TOOL = "orchestrator_restart_server"
 DEFAULT_EXPECT: dict[str, dict[str, Any]] = {"restart": {"success": True}}
@@ -147,20 +146,20 @@ async def execute_all(run: Run, steps: list[Step], loc: Loc) -> None:
 async def _start(run: Run, step: StartStep, loc: Loc) -> dict[str, Any]:
     spec = step.start or StartSpec()
     if run.server is not None and run.server.running:
-        if run.server.supervisor and os.path.exists(f"/proc/{run.server.supervisor}"):
+        if run.server.supervisor_alive():
             raise StepFailed("the orchestrator is already running: add a `stop` step before starting it again", loc)
         await run.server.stop()  # it died under the story (a shell step, a fault): let go of its clients
     env = substitute(spec.env, run.scope())
     args = substitute(spec.args, run.scope())
     confine = Confinement(spec.database_fs_size, spec.state_fs_size) if spec.confined else None
-    run.server = Server(run.base, spec.transport, args, env, confine, spec.protocol)
+    run.server = run.new_server(spec.transport, args, env, confine, spec.protocol)
     assert run.background is not None
     await run.server.start(run.background, spec.clients)
     client = run.server.clients[0]
     if spec.wait_ready:
-        waited = time.monotonic()
+        waited = clock.monotonic()
         await until_serving(client)
-        run.journal.note(f"{dotted(loc)}: the first worker served after {time.monotonic() - waited:.2f}s more")
+        run.journal.note(f"{dotted(loc)}: the first worker served after {clock.monotonic() - waited:.2f}s more")
     result: dict[str, Any] = {**run.server.describe(), "tasks": [], "subtasks": []}
     for _ in range(spec.tasks):
         planned = await _plan(run, client, run.content.plan(spec.subtasks), loc)
@@ -205,7 +204,7 @@ async def _kill_worker(run: Run, step: KillWorkerStep, loc: Loc) -> dict[str, An
     if pid is None:
         raise StepFailed("no worker process to signal (the supervisor has no child right now)", loc)
     name = step.kill_worker or "SIGKILL"
-    if not ownership.signal_ours(pid, signal.Signals[name]):
+    if not server.processes.signal(pid, signal.Signals[name]):
         raise StepFailed(f"worker pid {pid} was already gone", loc)
     return {"pid": pid, "signal": name}
 

@@ -12,13 +12,14 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 import anyio
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from chaos.ownership import LiveProcesses
+from orchestrator import clock
 from orchestrator.config import Paths
 
 
@@ -42,6 +43,8 @@ class FaultContext:
     mount_namespace_pid: int | None = None  # a process whose private mount namespace the orchestrator runs in
     url: str | None = None  # the orchestrator's streamable HTTP endpoint, for faults that bring their own clients
     faultpoints: Path | None = None  # the fault point file the orchestrator reads, if it was started with one
+    processes: Any = field(default_factory=LiveProcesses)  # signals and /proc questions (the simulator's table in sim mode)
+    simulated: bool = False  # sim mode: real mechanisms (mounts, second processes, HTTP) are not available
 
 
 @dataclass
@@ -53,7 +56,7 @@ class Injection:
     real: bool
     fallback_reason: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
-    injected_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    injected_at: str = field(default_factory=lambda: clock.utc_iso())
     healed_at: str | None = None
 
     def public(self) -> dict[str, Any]:
@@ -94,6 +97,11 @@ class Fault(ABC):
         """Undo the failure; idempotent, and safe after a partial inject."""
 
     @classmethod
+    def sim_blocker(cls, params: dict[str, Any]) -> str | None:
+        """Why sim mode cannot make this failure with these parameters (None: it can)."""
+        return None
+
+    @classmethod
     def describe(cls) -> dict[str, Any]:
         return {
             "name": cls.name,
@@ -110,7 +118,7 @@ class Fault(ABC):
         with anyio.CancelScope(shield=True):
             await self.heal()
             if self.injection is not None:
-                self.injection.healed_at = datetime.now(UTC).isoformat()
+                self.injection.healed_at = clock.utc_iso()
 
     @asynccontextmanager
     async def applied(self, ctx: FaultContext) -> AsyncIterator[Injection]:

@@ -61,6 +61,10 @@ class DroppedClient(Fault):
     mechanism = "a real HTTP client of this run closes its TCP connections while its request is held"
     Params = DroppedClientParams
 
+    @classmethod
+    def sim_blocker(cls, params: dict[str, Any]) -> str | None:
+        return "it needs real HTTP connections; simulated clients use the in-memory transport"
+
     def __init__(self, **params: Any):
         super().__init__(**params)
         self._url: str | None = None
@@ -129,6 +133,10 @@ class RequestFlood(Fault):
     expected_error_codes = ("RESTART_007",)
     mechanism = "real HTTP clients of this run sending requests at once while a restart holds requests"
     Params = RequestFloodParams
+
+    @classmethod
+    def sim_blocker(cls, params: dict[str, Any]) -> str | None:
+        return "it needs real HTTP connections; simulated clients use the in-memory transport"
 
     async def inject(self, ctx: FaultContext) -> Injection:
         """Send the flood and wait for every answer (held ones come after the restart): the outcome is recorded."""

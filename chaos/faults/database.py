@@ -87,6 +87,10 @@ class DatabaseLock(Fault):
     mechanism = "a separate process of this run holding BEGIN EXCLUSIVE on the task database"
     Params = DatabaseLockParams
 
+    @classmethod
+    def sim_blocker(cls, params: dict[str, Any]) -> str | None:
+        return "SQLite waits for a held lock in real time inside its C library, outside the virtual clock"
+
     def __init__(self, **params: Any):
         super().__init__(**params)
         self._holder: Process | None = None
@@ -135,6 +139,10 @@ class DatabaseCorruption(Fault):
     expected_error_codes = ("RESTART_008",)
     mechanism = "the root page of a table or index of the live database file overwritten in place (after a copy is kept)"
     Params = DatabaseCorruptionParams
+
+    @classmethod
+    def sim_blocker(cls, params: dict[str, Any]) -> str | None:
+        return "it reads the database layout through a helper process, which takes real time the virtual clock would race past"
 
     def __init__(self, **params: Any):
         super().__init__(**params)

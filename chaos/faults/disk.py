@@ -81,7 +81,7 @@ class _DiskFault(Fault):
         self._armed: ArmedPoint | None = None
 
     async def inject(self, ctx: FaultContext) -> Injection:
-        reason = self.why_not_real(ctx)
+        reason = "simulated run: no mounts or processes of its own" if ctx.simulated else self.why_not_real(ctx)
         if reason is None:
             return await self.inject_real(ctx)
         if not self.has_fallback():
@@ -146,6 +146,12 @@ class DiskFull(_DiskFault):
 
     def has_fallback(self) -> bool:
         return self.params.target == "state_dir"
+
+    @classmethod
+    def sim_blocker(cls, params: dict[str, Any]) -> str | None:
+        if params.get("target", "state_dir") != "state_dir":
+            return "only the state directory can fail through a fault point; a full database needs the real tmpfs"
+        return None
 
     async def inject_real(self, ctx: FaultContext) -> Injection:
         filled, probes = {}, {}

@@ -35,6 +35,12 @@ class StaleLock(Fault):
     mechanism = "server.lock written with the pid of a process of this run that has exited, or of a live decoy orchestrator"
     Params = StaleLockParams
 
+    @classmethod
+    def sim_blocker(cls, params: dict[str, Any]) -> str | None:
+        if params.get("owner") == "live":
+            return "owner=live starts a real decoy orchestrator process"
+        return None
+
     def __init__(self, **params: Any):
         super().__init__(**params)
         self._lock: tuple[Path, int] | None = None

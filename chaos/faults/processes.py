@@ -23,7 +23,7 @@ from chaos.faults.base import Fault, FaultContext, FaultError, FaultParams, Inje
 from chaos.faults.phases import Phase, wait_for_phase
 from chaos.faults.points import ArmedPoint
 from chaos.namespace import has_dac_override
-from chaos.ownership import RUN_ID, RUN_ID_ENV, children, has_execd, owned_env, process_state, signal_ours
+from chaos.ownership import RUN_ID, RUN_ID_ENV, children, owned_env
 from chaos.waiting import wait_until
 
 GONE_WAIT_S = 10.0
@@ -102,14 +102,14 @@ class WorkerCrash(Fault):
         if self.params.which == "serving":
             pid = serving
         else:
-            others = [child for child in children(supervisor) if child != serving] if supervisor else []
+            others = [child for child in ctx.processes.children(supervisor) if child != serving] if supervisor else []
             pid = others[-1] if others else None
         if pid is None:
             raise FaultError(f"worker_crash: no {self.params.which} worker process is running")
         if supervisor is not None:  # killed between fork and exec, it would not be the worker crashing
-            await wait_until(lambda: has_execd(pid, supervisor), GONE_WAIT_S, f"pid {pid} to exec the worker")
-        signal_ours(pid, signal.SIGKILL)
-        await wait_until(lambda: process_state(pid) in (None, "Z", "X"), GONE_WAIT_S, f"worker pid {pid} to die")
+            await wait_until(lambda: ctx.processes.has_execd(pid, supervisor), GONE_WAIT_S, f"pid {pid} to exec the worker")
+        ctx.processes.signal(pid, signal.SIGKILL)
+        await wait_until(lambda: ctx.processes.state(pid) in (None, "Z", "X"), GONE_WAIT_S, f"worker pid {pid} to die")
         return self.record(self.mechanism, True, worker_pid=pid, which=self.params.which, phase=phase)
 
     async def heal(self) -> None:
@@ -142,6 +142,8 @@ class ReplacementFails(Fault):
         supervisor = ctx.supervisor_pid()
         if supervisor is None:
             raise FaultError("replacement_fails: no supervisor is running")
+        if ctx.simulated:
+            return self._arm_start_point(ctx)
         if self.params.mode == "cannot_start":
             return self._make_unstartable(ctx, supervisor)
         signum = signal.SIGKILL if self.params.mode == "crashes_at_start" else signal.SIGSTOP
@@ -153,6 +155,17 @@ class ReplacementFails(Fault):
             env=owned_env(),
         )
         return self.record(self.mechanism, True, mode=self.params.mode, watcher_pid=self._watcher.pid, signal=signum.name)
+
+    SIMULATED_START = {
+        "cannot_start": {"action": "exit", "code": 2},
+        "crashes_at_start": {"action": "crash"},
+        "never_healthy": {"action": "hang"},
+    }
+
+    def _arm_start_point(self, ctx: FaultContext) -> Injection:
+        """Sim mode: every new in-process worker meets the failure at fault point worker.start."""
+        self._armed = ArmedPoint(ctx, "worker.start", self.SIMULATED_START[self.params.mode])
+        return self.record(self._armed.mechanism, False, "simulated run: no worker processes to watch", mode=self.params.mode)
 
     def _make_unstartable(self, ctx: FaultContext, supervisor: int) -> Injection:
         log_file = ctx.paths.log_file

@@ -14,7 +14,6 @@ from pydantic import Field, model_validator
 
 from chaos.faults.base import Fault, FaultContext, FaultError, FaultParams, Injection
 from chaos.faults.phases import Phase, wait_for_phase
-from chaos.ownership import Watchdog, process_state, signal_ours
 from chaos.waiting import wait_until
 
 STOP_WAIT_S = 5.0
@@ -49,7 +48,7 @@ class HungTask(Fault):
         super().__init__(**params)
         self._ctx: FaultContext | None = None
         self._task_id: str | None = None
-        self._stopped: tuple[int, Watchdog] | None = None
+        self._stopped: tuple[int, Any] | None = None
 
     async def inject(self, ctx: FaultContext) -> Injection:
         self._ctx = ctx
@@ -91,16 +90,17 @@ class HungTask(Fault):
         pid = await ctx.worker_pid()
         if pid is None:
             raise FaultError("hung_task how=sigstop: no worker process is running")
-        watchdog = Watchdog(pid)
+        watchdog = ctx.processes.guard_stopped(pid)
         self._stopped = (pid, watchdog)
-        signal_ours(pid, signal.SIGSTOP)
-        state = await wait_until(lambda: process_state(pid) == "T" and "T", STOP_WAIT_S, f"worker pid {pid} to stop")
+        ctx.processes.signal(pid, signal.SIGSTOP)
+        state = await wait_until(lambda: ctx.processes.state(pid) == "T" and "T", STOP_WAIT_S, f"worker pid {pid} to stop")
         return self.record(self.mechanism, True, how="sigstop", worker_pid=pid, phase=phase, process_state=state)
 
     async def heal(self) -> None:
         if self._stopped is not None:
             pid, watchdog = self._stopped
-            signal_ours(pid, signal.SIGCONT)
+            assert self._ctx is not None
+            self._ctx.processes.signal(pid, signal.SIGCONT)
             watchdog.release()
             self._stopped = None
         if self._task_id is not None and self._ctx is not None and self._ctx.supervisor_pid() is not None:

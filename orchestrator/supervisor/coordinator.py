@@ -460,7 +460,7 @@ class RestartCoordinator:
             "error_code": failure.error.code if failure else None,
             "old_worker_pid": old.pid if old else None,
             "new_worker_pid": new.pid if new else None,
-            "supervisor_pid": os.getpid(),
+            "supervisor_pid": self.runtime.supervisor_pid,
         }
         if failure:
             response.update(failure.fields())

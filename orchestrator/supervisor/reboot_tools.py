@@ -8,7 +8,6 @@ nothing.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Literal
 
 import anyio
@@ -18,7 +17,6 @@ from orchestrator import __version__, clock
 from orchestrator.blocking import run_blocking
 from orchestrator.clock import utc_iso
 from orchestrator.supervisor.coordinator import REASONS, RestartCoordinator, RestartRequest
-from orchestrator.supervisor.resources import resource_usage
 from orchestrator.supervisor.runtime import Runtime
 from orchestrator.supervisor.sessions import probe
 
@@ -146,14 +144,16 @@ class RebootTools:
             "timestamp": utc_iso(),
             "server_version": __version__,
             "problems": problems,
-            "supervisor_pid": os.getpid(),
+            "supervisor_pid": runtime.supervisor_pid,
             "worker_pid": handle.pid if handle else None,
             "worker_generation": handle.generation if handle else None,
             "restart_count": self.coordinator.restart_count,
             "uptime_seconds": round(clock.monotonic() - runtime.started_monotonic, 3),
             "maintenance_mode": runtime.tracker.maintenance_mode,
             "state_restore": (facts or {}).get("restore_report"),
-            "resources": resource_usage(os.getpid(), handle.pid if handle else None, runtime.paths.state_dir),
+            "resources": runtime.resource_usage(
+                runtime.supervisor_pid, handle.pid if handle else None, runtime.paths.state_dir
+            ),
             "checks": checks,
         }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from orchestrator.errors import RestartError, RestartFailure
 from orchestrator.history import HistoryEntry, RestartHistory
 from orchestrator.supervisor.buffer import RequestBuffer
 from orchestrator.supervisor.phases import PhaseTracker
+from orchestrator.supervisor.resources import resource_usage
 from orchestrator.supervisor.sessions import SessionRegistry
 from orchestrator.supervisor.worker_process import WorkerCallFailed, WorkerGone, WorkerHandle
 from orchestrator.worker import CONTROL_PREFIX
@@ -73,6 +75,8 @@ class Runtime:
     ):
         self.paths = paths
         self.worker_factory = worker_factory
+        self.supervisor_pid = os.getpid()
+        self.resource_usage = resource_usage  # (supervisor pid, worker pid, state dir) -> figures
         self.settings = settings
         self.task_group = task_group
         self.worker: WorkerHandle | None = None

@@ -314,6 +314,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def settings_from(args: argparse.Namespace) -> SupervisorSettings:
+    return SupervisorSettings(
+        buffer_per_session=args.buffer_per_session,
+        buffer_total=args.buffer_total,
+        grace_period_s=args.grace_period,
+        stuck_after_s=args.stuck_after,
+        worker_start_timeout_s=args.worker_start_timeout,
+        early_start=not args.no_early_start,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     for flag, value in (
@@ -336,14 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if note:
         log.warning(note)
-    settings = SupervisorSettings(
-        buffer_per_session=args.buffer_per_session,
-        buffer_total=args.buffer_total,
-        grace_period_s=args.grace_period,
-        stuck_after_s=args.stuck_after,
-        worker_start_timeout_s=args.worker_start_timeout,
-        early_start=not args.no_early_start,
-    )
+    settings = settings_from(args)
     log.info(
         "supervisor %d starting (base %s, %s)", os.getpid(), paths.base, "http" if args.http else "stdio"
     )

@@ -1,0 +1,54 @@
+"""Which scenarios sim mode can run, and why not the others.
+
+A scenario runs in sim mode unless it needs something only real processes have: a shell command
+(runbooks run real commands against a live server), environment variables of the server
+process, or a fault whose mechanism the simulator does not model (each fault says so itself:
+`Fault.sim_blocker`). A scenario it cannot run is reported as skipped with those reasons, never
+run half-way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chaos.checks import History
+from chaos.engine.failure import ScenarioResult
+from chaos.faults import FAULTS
+from chaos.journal import ScenarioJournal
+from chaos.scenario import Loaded, Scenario
+from chaos.scenario.model import InjectStep, ParallelStep, ShellStep, StartStep
+
+
+def _walk(steps: list[Any], where: str) -> list[tuple[str, Any]]:
+    found = []
+    for index, step in enumerate(steps):
+        loc = f"{where}[{index}]"
+        found.append((loc, step))
+        if isinstance(step, ParallelStep):
+            for branch, inner in step.parallel.items():
+                found += _walk(inner, f"{loc}.parallel.{branch}")
+    return found
+
+
+def sim_blockers(scenario: Scenario) -> list[str]:
+    """Why this scenario cannot run in sim mode (empty: it can)."""
+    reasons = []
+    for loc, step in _walk(scenario.steps, "steps") + _walk(scenario.finally_, "finally"):
+        if isinstance(step, ShellStep):
+            reasons.append(f"{loc} runs a shell command: runbooks act on real processes and the simulator has none")
+        elif isinstance(step, StartStep) and step.start is not None and step.start.env:
+            reasons.append(f"{loc} sets environment variables of the server process: the simulator runs no process")
+        elif isinstance(step, InjectStep):
+            blocker = FAULTS[step.inject].sim_blocker(step.params)
+            if blocker:
+                reasons.append(f"{loc} injects {step.inject}: {blocker}")
+    return reasons
+
+
+def skipped_result(loaded: Loaded, reasons: list[str]) -> ScenarioResult:
+    scenario = loaded.scenario
+    assert scenario is not None
+    journal = ScenarioJournal(scenario.name, loaded.source.name, scenario.description, scenario.covers.model_dump(), list(scenario.tags))
+    journal.note("not run in sim mode: " + "; ".join(reasons))
+    public = journal.public(History(), [], "skipped", [], 0.0)
+    return ScenarioResult(scenario.name, loaded.source.name, "skipped", 0.0, [], public, None, scenario)
