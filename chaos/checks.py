@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -160,7 +161,6 @@ def snapshot_valid(paths: Paths) -> Verdict:
 
 _INTEGRITY_CHECK = """
 import json, sqlite3, sys
-from orchestrator import clock
 connection = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True, timeout=10)
 print(json.dumps([row[0] for row in connection.execute("PRAGMA integrity_check")]))
 """
@@ -172,11 +172,19 @@ def database_integrity(paths: Paths, namespace_pid: int | None = None) -> Verdic
     (SQLite resolves /proc/PID/root to our own root, so a confined database is checked from inside.)
     """
     name = "database_integrity"
-    command = [sys.executable, "-c", _INTEGRITY_CHECK, str(paths.database)]
-    if namespace_pid is not None:
-        command = ["nsenter", "--target", str(namespace_pid), "--mount", "--", *command]
-    elif not paths.database.exists():
-        return Verdict(name, True, "no database file (nothing was stored)")
+    if namespace_pid is None:
+        if not paths.database.exists():
+            return Verdict(name, True, "no database file (nothing was stored)")
+        try:
+            connection = sqlite3.connect(f"file:{paths.database}?mode=ro", uri=True, timeout=10)
+            try:
+                rows = [row[0] for row in connection.execute("PRAGMA integrity_check")]
+            finally:
+                connection.close()
+        except sqlite3.Error as exc:
+            return Verdict(name, False, f"PRAGMA integrity_check could not run: {exc}")
+        return Verdict(name, rows == ["ok"], "PRAGMA integrity_check: " + "; ".join(rows[:5]))
+    command = ["nsenter", "--target", str(namespace_pid), "--mount", "--", sys.executable, "-c", _INTEGRITY_CHECK, str(paths.database)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
         rows = json.loads(done.stdout) if done.returncode == 0 else None

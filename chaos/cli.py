@@ -15,6 +15,7 @@ from typing import Any
 from chaos import faults as fault_registry
 from chaos.guide import BY_ID
 from chaos.scenario_cli import add_subcommands
+from chaos.sweep.cli import configure_sweep, sweep
 
 
 def configure_faults(parser: argparse.ArgumentParser) -> None:
@@ -76,6 +77,7 @@ def _type_text(schema: dict[str, Any]) -> str:
 
 SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "faults": (configure_faults, faults),
+    "sweep": (configure_sweep, sweep),
 }
 
 

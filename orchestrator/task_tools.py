@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -102,14 +102,27 @@ def _refusals_as_tool_errors() -> Iterator[None]:
         raise ToolError(str(exc)) from exc
 
 
-def register_task_tools(
-    app: MCPServer,
-    service: TaskService,
-    jobs: JobRunner,
-    gate: Callable[[], None] | None = None,
-) -> list[str]:
-    """Register the orchestrator_* task tools on `app`; `gate` (if given) runs first in every tool."""
+class ServedWorker(Protocol):
+    """What the task tools need of the worker they serve."""
+
+    service: TaskService
+
+    def running_jobs(self) -> JobRunner: ...
+
+    def gate(self) -> None:
+        """Raise ToolError while the worker must not take work (starting, maintenance)."""
+
+
+def register_task_tools(app: MCPServer, served: Callable[[], ServedWorker]) -> list[str]:
+    """Register the orchestrator_* task tools on `app`. Each call asks `served()` for the worker it
+    serves, so one app can serve whichever worker runs in the calling context; its gate runs first."""
     names: list[str] = []
+
+    def service() -> TaskService:
+        return served().service
+
+    def jobs() -> JobRunner:
+        return served().running_jobs()
 
     def tool(fn: Callable[..., Any]) -> Callable[..., Any]:
         app.tool(name=fn.__name__, structured_output=True)(fn)
@@ -117,23 +130,22 @@ def register_task_tools(
         return fn
 
     async def call(method: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
-        if gate is not None:
-            gate()
+        served().gate()
         with _refusals_as_tool_errors():
             return await run_blocking(functools.partial(method, **kwargs))
 
     async def run_job_if_any(result: dict[str, Any]) -> dict[str, Any]:
         if result.get("job") is not None:
             with _refusals_as_tool_errors():
-                result["job_started"] = await jobs.ensure_running(result["task_id"])
+                result["job_started"] = await jobs().ensure_running(result["task_id"])
         return result
 
     async def stop_live_jobs(task_ids: list[str]) -> None:
-        live = {job["task_id"] for job in jobs.stats()["jobs"]}
+        live = {job["task_id"] for job in jobs().stats()["jobs"]}
         with _refusals_as_tool_errors():
             for task_id in task_ids:
                 if task_id in live:
-                    await jobs.cancel(task_id)
+                    await jobs().cancel(task_id)
 
     @tool
     async def orchestrator_initialize_session(
@@ -144,7 +156,7 @@ def register_task_tools(
         """Start a working session: returns a session id, the specialist roles available, and how to
         use the orchestrator (plan, execute each subtask, complete it, synthesize)."""
         return await call(
-            service.initialize_session,
+            service().initialize_session,
             client_name=client_name,
             working_directory=working_directory,
             idempotency_key=idempotency_key,
@@ -162,7 +174,7 @@ def register_task_tools(
         specialist role. Returns the created tasks with their ids; execute subtasks in order with
         orchestrator_execute_subtask. A subtask may carry a background `job`."""
         return await call(
-            service.plan_task,
+            service().plan_task,
             title=title,
             description=description,
             subtasks=[s.model_dump(exclude_none=True) for s in subtasks],
@@ -178,7 +190,7 @@ def register_task_tools(
         instructions to follow. If the subtask has a background job, the job starts (or continues
         from its last checkpoint) and completes the subtask by itself when it finishes."""
         return await run_job_if_any(
-            await call(service.execute_subtask, task_id=task_id, idempotency_key=idempotency_key)
+            await call(service().execute_subtask, task_id=task_id, idempotency_key=idempotency_key)
         )
 
     @tool
@@ -192,7 +204,7 @@ def register_task_tools(
         """Record a finished subtask: a summary of what was done and found, and its artifacts (file
         paths or structured results). Returns the parent's progress and the next subtask to execute."""
         return await call(
-            service.complete_subtask,
+            service().complete_subtask,
             task_id=task_id,
             summary=summary,
             artifacts=artifacts,
@@ -213,7 +225,7 @@ def register_task_tools(
         changes must follow the task lifecycle; a task with a running background job changes status
         only through its job or orchestrator_cancel_task."""
         return await call(
-            service.update_task,
+            service().update_task,
             task_id=task_id,
             title=title,
             description=description,
@@ -228,10 +240,10 @@ def register_task_tools(
         reason: Annotated[str | None, Field(max_length=MAX_TEXT)] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> dict[str, Any]:
-        """Cancel a task and every unfinished subtask under it, stopping their background jobs.
+        """Cancel a task and every unfinished subtask under it, stopping their background jobs().
         Completed subtasks keep their results."""
         result = await call(
-            service.cancel_task, task_id=task_id, reason=reason, idempotency_key=idempotency_key
+            service().cancel_task, task_id=task_id, reason=reason, idempotency_key=idempotency_key
         )
         await stop_live_jobs(result["cancelled_task_ids"])
         return result
@@ -245,9 +257,9 @@ def register_task_tools(
     ) -> dict[str, Any]:
         """Remove a task and its subtasks from view. By default they are archived (kept, hidden from
         queries unless include_archived); archive=false deletes them permanently. Tasks still in
-        progress are refused unless force=true, which also stops their jobs."""
+        progress are refused unless force=true, which also stops their jobs()."""
         result = await call(
-            service.delete_task,
+            service().delete_task,
             task_id=task_id,
             archive=archive,
             force=force,
@@ -269,7 +281,7 @@ def register_task_tools(
         """Find tasks, newest first, filtered by status, role, parent or text in the title or
         description. Paged: returns `total` and `has_more`; pass offset=offset+limit for the next page."""
         return await call(
-            service.query_tasks,
+            service().query_tasks,
             status=status,
             specialist_role=specialist_role,
             parent_id=parent_id,
@@ -283,8 +295,8 @@ def register_task_tools(
     async def orchestrator_get_status() -> dict[str, Any]:
         """Where everything stands: task counts per status, background jobs (from the database and
         as running in this server), and the most recent tasks."""
-        result = await call(service.get_status)
-        result["live_jobs"] = jobs.stats()
+        result = await call(service().get_status)
+        result["live_jobs"] = jobs().stats()
         return result
 
     @tool
@@ -294,7 +306,7 @@ def register_task_tools(
         """Combine the completed subtasks' summaries and artifacts into the parent task's result.
         The parent is marked completed once every subtask is completed or cancelled; otherwise the
         result lists the subtasks still remaining."""
-        return await call(service.synthesize_results, parent_id=parent_id, idempotency_key=idempotency_key)
+        return await call(service().synthesize_results, parent_id=parent_id, idempotency_key=idempotency_key)
 
     @tool
     async def orchestrator_start_job(
@@ -305,7 +317,7 @@ def register_task_tools(
         when it finishes. One active job per task."""
         return await run_job_if_any(
             await call(
-                service.start_job,
+                service().start_job,
                 task_id=task_id,
                 spec=job.model_dump(exclude_none=True),
                 idempotency_key=idempotency_key,

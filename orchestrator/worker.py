@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import errno
+import functools
 import logging
 import os
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -108,10 +110,11 @@ def database_state(state: WorkerState) -> dict[str, Any]:
     return facts
 
 
-def register_control_tools(app: MCPServer, state: WorkerState) -> None:
+def register_control_tools(app: MCPServer) -> None:
     @app.tool(name="control_facts", structured_output=True)
     async def control_facts() -> dict[str, Any]:
         """Measured readiness and health facts of this worker process."""
+        state = serving()
         store = state.store
         try:
             lock_elsewhere = await run_blocking(store.write_lock_held_elsewhere)
@@ -137,17 +140,20 @@ def register_control_tools(app: MCPServer, state: WorkerState) -> None:
     @app.tool(name="control_integrity_check", structured_output=True)
     async def control_integrity_check() -> dict[str, Any]:
         """`PRAGMA integrity_check` of the task database."""
+        state = serving()
         ok, messages = await run_blocking(state.store.integrity_check)
         return {"ok": ok, "messages": messages[:20]}
 
     @app.tool(name="control_enter_maintenance", structured_output=True)
     async def control_enter_maintenance() -> dict[str, Any]:
+        state = serving()
         state.maintenance = True
         return {"ok": True, "maintenance": True}
 
     @app.tool(name="control_resume", structured_output=True)
     async def control_resume() -> dict[str, Any]:
         """Roll back a restart on this worker: jobs run again and maintenance ends."""
+        state = serving()
         await state.running_jobs().resume_all()
         state.maintenance = False
         return {"ok": True, "maintenance": False, "jobs": state.running_jobs().stats()}
@@ -155,6 +161,7 @@ def register_control_tools(app: MCPServer, state: WorkerState) -> None:
     @app.tool(name="control_suspend", structured_output=True)
     async def control_suspend(deadline_s: Annotated[float, Field(gt=0, le=300)]) -> dict[str, Any]:
         """Stop every job at a checkpoint, durably; report jobs that did not stop, and why."""
+        state = serving()
         jobs, store = state.running_jobs(), state.store
         report = await jobs.suspend_all(deadline_s)
         unsaved = [record for record in report["suspended"] if not record.get("checkpoint_saved")]
@@ -187,6 +194,7 @@ def register_control_tools(app: MCPServer, state: WorkerState) -> None:
         deadline_s: Annotated[float, Field(gt=0, le=300)],
     ) -> dict[str, Any]:
         """Checkpoint the database and write `current_state.json` durably (previous one kept as a backup)."""
+        state = serving()
         deadline = clock.monotonic() + deadline_s
         try:
             await faultpoints.reached("snapshot.write")
@@ -215,11 +223,13 @@ def register_control_tools(app: MCPServer, state: WorkerState) -> None:
         """Start serving: `snapshot` restores from the newest valid snapshot (falling back to backups,
         then the database alone); `database` skips the snapshot; `interrupted` marks jobs that were
         running as interrupted (emergency restart, or state preservation off)."""
+        state = serving()
         return await activate(state, mode)
 
     @app.tool(name="control_prepare_stop", structured_output=True)
     async def control_prepare_stop() -> dict[str, Any]:
         """Stop jobs and close the database so the process can exit cleanly."""
+        state = serving()
         await state.running_jobs().stop_all()
         await run_blocking(state.store.close)
         return {"ok": True}
@@ -282,17 +292,39 @@ def register_standalone_restart(app: MCPServer) -> None:
         }
 
 
-def build_worker(state: WorkerState, standalone: bool) -> MCPServer:
+_serving: ContextVar[WorkerState] = ContextVar("serving_worker")
+
+
+def serving() -> WorkerState:
+    """The worker whose tools run in this context (set by `running_worker`)."""
+    return _serving.get()
+
+
+@contextmanager
+def serving_as(state: WorkerState) -> Iterator[None]:
+    """Run tools for `state` in this context: an in-process client calls the tools in its own task."""
+    token = _serving.set(state)
+    try:
+        yield
+    finally:
+        _serving.reset(token)
+
+
+@functools.cache
+def worker_app(standalone: bool) -> MCPServer:
+    """The worker's MCP server, built once per process: building the tools' argument models is
+    most of a worker's start-up. Its tools serve `serving()`, which is one worker per process live;
+    the simulator runs several workers in one process on this one app."""
     app = MCPServer(
         "mcp-task-orchestrator-worker",
         version=__version__,
         instructions="Task orchestrator: plan tasks into specialist subtasks, execute and complete them.",
     )
-    register_task_tools(app, state.service, state.running_jobs(), gate=state.gate)
+    register_task_tools(app, serving)
     if standalone:
         register_standalone_restart(app)
     else:
-        register_control_tools(app, state)
+        register_control_tools(app)
     return app
 
 
@@ -306,14 +338,15 @@ async def running_worker(paths: Paths, standalone: bool) -> AsyncIterator[MCPSer
     store = await run_blocking(TaskStore, paths.database)
     state = WorkerState(paths=paths, store=store, service=TaskService(store))
     try:
-        async with anyio.create_task_group() as task_group:
-            state.jobs = JobRunner(store, task_group, paths.base)
-            app = build_worker(state, standalone)
-            if standalone:
-                await activate(state, "snapshot")
-            yield app
-            await state.jobs.stop_all()
-            task_group.cancel_scope.cancel()
+        with serving_as(state):
+            async with anyio.create_task_group() as task_group:
+                state.jobs = JobRunner(store, task_group, paths.base)
+                app = worker_app(standalone)
+                if standalone:
+                    await activate(state, "snapshot")
+                yield app
+                await state.jobs.stop_all()
+                task_group.cancel_scope.cancel()
     finally:
         store.close()
 

@@ -1,7 +1,7 @@
 """Running scenarios in sim mode: one trio event loop per scenario, on a virtual clock, seeded.
 
 Everything a run reads that could differ between two runs comes from here: the loop's clock
-(MockClock), the wall clock (freezegun, moved with the virtual clock), the ids the orchestrator
+(MockClock), the wall clock (a freezegun clock moved with the virtual one), the ids the orchestrator
 makes up (a Random seeded from the run's seed), and where blocking work runs (inline, one
 thread). So the same seed gives the same journal, byte for byte.
 """

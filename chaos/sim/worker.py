@@ -1,11 +1,13 @@
 """A worker served inside the simulator's process, standing in for a worker process.
 
 It is the real worker (`orchestrator.worker.running_worker`: the same store, jobs and tools)
-reached through the SDK's in-memory transport instead of a pipe. Its pid is made up by the
-simulation; signals are mapped onto it: SIGKILL cancels it at once (its SQLite connection is
-closed, an open transaction rolls back, as after a real kill), SIGSTOP makes it stop answering
-until SIGCONT. A fault point or I/O operation that would end the process raises ProcessExit,
-which ends only this worker.
+reached through the SDK's in-memory transport instead of a pipe. That transport runs a tool in
+the caller's task, so each call is bound to this worker's state (`serving_as`) and to a cancel
+scope of this worker. Its pid is made up by the simulation; signals are mapped onto it: SIGKILL
+cancels it and every call it is serving at once (its SQLite connection is closed, an open
+transaction rolls back, as after a real kill), SIGSTOP makes it stop answering until SIGCONT. A
+fault point or I/O operation that would end the process raises ProcessExit, which ends only this
+worker: the caller sees the worker gone, as it would see a closed pipe.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from mcp_types import CallToolResult
 from orchestrator import clock, faultpoints
 from orchestrator.config import Paths
 from orchestrator.supervisor.worker_process import WorkerGone, WorkerHandle
-from orchestrator.worker import running_worker
+from orchestrator.worker import WorkerState, running_worker, serving, serving_as
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,8 @@ class InProcessWorker(WorkerHandle):
         self.pid = pid
         self.armed_file = armed_file
         self._scope: anyio.CancelScope | None = None
+        self._calls: set[anyio.CancelScope] = set()
+        self._state: WorkerState | None = None
         self._running = anyio.Event()  # cleared while "SIGSTOPped"
         self._running.set()
 
@@ -49,7 +53,7 @@ class InProcessWorker(WorkerHandle):
         try:
             with anyio.CancelScope() as self._scope, faultpoints.in_process(self.armed_file):
                 async with running_worker(self.paths, standalone=False) as app, Client(app) as client:
-                    self._client = client
+                    self._client, self._state = client, serving()
                     task_status.started()
                     started = True
                     await self._stop.wait()
@@ -72,7 +76,18 @@ class InProcessWorker(WorkerHandle):
     async def call_tool(self, name: str, arguments: dict[str, Any], timeout_s: float | None) -> CallToolResult:
         with anyio.fail_after(timeout_s) if timeout_s else anyio.CancelScope():
             await self._running.wait()  # a stopped process does not answer
-        return await super().call_tool(name, arguments, timeout_s)
+        if self._state is None:
+            raise WorkerGone(f"worker generation {self.generation} is not running")
+        with anyio.CancelScope() as call:
+            self._calls.add(call)
+            try:
+                with serving_as(self._state):
+                    return await super().call_tool(name, arguments, timeout_s)
+            except faultpoints.ProcessExit as exc:
+                self.kill(f"worker pid {self.pid} ended in {name}: {exc}")
+            finally:
+                self._calls.discard(call)
+        raise WorkerGone(f"worker pid {self.pid} ended while answering {name}: {self.exit_reason}")
 
     async def stop(self, grace_s: float = 5.0) -> None:
         self._stop.set()
@@ -81,10 +96,12 @@ class InProcessWorker(WorkerHandle):
         if self.alive:
             self.kill()
 
-    def kill(self) -> None:
+    def kill(self, reason: str | None = None) -> None:
         if self._scope is not None and self.alive:
+            self._mark_exited(reason or f"worker pid {self.pid} killed")
             self._scope.cancel()
-            self._mark_exited(f"worker pid {self.pid} killed")
+            for call in list(self._calls):
+                call.cancel()
         self._running.set()
         self._stop.set()
 

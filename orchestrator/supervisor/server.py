@@ -8,6 +8,7 @@ worker behind it does not disturb the client.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -43,11 +44,13 @@ EXPIRY_SWEEP_S = 1.0
 LISTEN_BACKLOG = 2048
 
 
-def reboot_tool_list() -> list[Tool]:
-    return [
+@functools.cache
+def reboot_tool_list() -> tuple[Tool, ...]:
+    """Built once: generating the argument schemas is the costliest part of listing tools."""
+    return tuple(
         Tool(name=name, description=DESCRIPTIONS[name], input_schema=model.model_json_schema())
         for name, model in MODELS.items()
-    ]
+    )
 
 
 def session_of(ctx: Any) -> tuple[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -69,7 +70,8 @@ async def harness(tmp_path, gate: Callable[[], None] | None = None) -> AsyncIter
         async with anyio.create_task_group() as tg:
             jobs = JobRunner(store, tg)
             app = MCPServer("test-orchestrator")
-            names = register_task_tools(app, TaskService(store), jobs, gate)
+            served = SimpleNamespace(service=TaskService(store), running_jobs=lambda: jobs, gate=gate or (lambda: None))
+            names = register_task_tools(app, lambda: served)
             try:
                 async with Client(app) as client:
                     yield Harness(client, jobs, names)
