@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos.checks import History, Verdict
-from orchestrator import clock
+from orchestrator import __version__, clock
 
 JOURNAL_VERSION = 1
 
@@ -134,12 +134,26 @@ class ScenarioJournal:
         }
 
 
-def write_journal(path: Path, command: str, started: float, scenarios: list[dict[str, Any]]) -> None:
+@dataclass
+class RunInfo:
+    """What a whole run was: enough to run it again (the command, and in sim mode the seed)."""
+
+    command: str
+    started: float  # epoch seconds (the simulated epoch in sim mode)
+    duration_s: float
+    mode: str = "live"
+    seed: int | None = None
+
+
+def write_journal(path: Path, info: RunInfo, scenarios: list[dict[str, Any]]) -> None:
     document = {
         "version": JOURNAL_VERSION,
-        "command": command,
-        "started_at": iso(started),
-        "duration_s": round(clock.utc_now().timestamp() - started, 3),
+        "project_version": __version__,
+        "command": info.command,
+        "mode": info.mode,
+        "seed": info.seed,
+        "started_at": iso(info.started),
+        "duration_s": round(info.duration_s, 3),
         "scenarios": scenarios,
     }
     path.write_text(json.dumps(document, indent=1, default=str) + "\n")

@@ -11,6 +11,7 @@ import json
 import shlex
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 import anyio
@@ -19,9 +20,11 @@ from chaos.coverage import matrix, render_text
 from chaos.engine import RunOptions
 from chaos.engine.batch import run_all
 from chaos.engine.select import ExpressionError, select
+from chaos.journal import RunInfo
 from chaos.report import default_directory, write_reports
 from chaos.report.console import ConsoleReporter, summary_table
 from chaos.scenario import Loaded, load_paths
+from chaos.sim.clock import EPOCH
 from chaos.sim.run import run_all_simulated
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOTHING = 0, 1, 2, 5
@@ -149,10 +152,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     print()
     print(summary_table(results))
     for result in results:
-        if not result.passed:
+        if result.outcome == "skipped":
+            print()
+            print(f"SKIPPED {result.name} ({result.file}): " + "; ".join(note["text"] for note in result.journal["notes"]))
+        elif not result.passed:
             print()
             print(result.report())
-    written = write_reports(args.report or default_directory(), results, command, started)
+    if args.mode == "sim":  # times of the simulation, so that the same seed writes the same journal
+        info = RunInfo(command, EPOCH.replace(tzinfo=UTC).timestamp(), sum(r.duration_s for r in results), "sim", args.seed)
+    else:
+        info = RunInfo(command, started, time.time() - started)
+    written = write_reports(args.report or default_directory(), results, info)
     print()
     print(f"report: {written['report.html']}  (junit.xml, journal.json beside it)")
     return EXIT_OK if all(result.outcome in ("passed", "skipped") for result in results) else EXIT_FAILED

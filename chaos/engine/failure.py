@@ -24,8 +24,10 @@ def describe_error(exc: BaseException) -> str:
     return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
-def reproduce_command(file: str) -> str:
-    return f"python -m chaos run {shlex.quote(file)}"
+def reproduce_command(file: str, seed: int | None = None) -> str:
+    """The one line that runs a scenario again: in sim mode with its seed, which replays it exactly."""
+    command = f"python -m chaos run {shlex.quote(file)}"
+    return command if seed is None else f"{command} --mode sim --seed {seed}"
 
 
 @dataclass
@@ -69,6 +71,11 @@ class ScenarioResult:
     journal: dict[str, Any]
     kept_dir: str | None = None
     scenario: Scenario | None = field(default=None, repr=False)
+    seed: int | None = None  # set for a simulated run: replaying it needs the seed
+
+    @property
+    def reproduce(self) -> str:
+        return reproduce_command(self.file, self.seed)
 
     @property
     def passed(self) -> bool:
@@ -81,5 +88,5 @@ class ScenarioResult:
             out += ["  " + line for line in failure.lines()]
         if self.kept_dir:
             out.append(f"  files kept in {self.kept_dir} (base/.task_orchestrator/logs/server.log, base/supervisor.stderr.log)")
-        out.append(f"  reproduce: {reproduce_command(self.file)}")
+        out.append(f"  reproduce: {self.reproduce}")
         return "\n".join(out)

@@ -104,7 +104,8 @@ async def run_scenario(loaded: Loaded, options: RunOptions | None = None, report
         shutil.rmtree(root, ignore_errors=True)
     else:
         kept = str(root)
-    result = ScenarioResult(scenario.name, run.source.name, outcome, duration, failures, journal, kept, scenario)
+    seed = options.seed if options.mode == "sim" else None
+    result = ScenarioResult(scenario.name, run.source.name, outcome, duration, failures, journal, kept, scenario, seed)
     if reporter:
         reporter.scenario_finished(result)
     return result

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from chaos.engine.failure import ScenarioResult
-from chaos.journal import write_journal
+from chaos.journal import RunInfo, write_journal
 from chaos.report import html, junit
 
 
@@ -15,11 +14,10 @@ def default_directory() -> Path:
     return Path("reports") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def write_reports(directory: Path, results: list[ScenarioResult], command: str, started: float) -> dict[str, Path]:
+def write_reports(directory: Path, results: list[ScenarioResult], info: RunInfo) -> dict[str, Path]:
     directory.mkdir(parents=True, exist_ok=True)
-    duration = time.time() - started
     written = {name: directory / name for name in ("junit.xml", "journal.json", "report.html")}
-    written["junit.xml"].write_bytes(junit.render(results, started, duration))
-    write_journal(written["journal.json"], command, started, [result.journal for result in results])
-    written["report.html"].write_text(html.render(results, command, started, duration), encoding="utf-8")
+    written["junit.xml"].write_bytes(junit.render(results, info.started, info.duration_s))
+    write_journal(written["journal.json"], info, [result.journal for result in results])
+    written["report.html"].write_text(html.render(results, info.command, info.started, info.duration_s), encoding="utf-8")
     return written

@@ -56,7 +56,7 @@ def summary_table(results: list[ScenarioResult]) -> str:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
     lines.insert(1, "  ".join("-" * width for width in widths))
-    totals = {outcome: sum(1 for r in results if r.outcome == outcome) for outcome in ("passed", "failed", "error")}
+    totals = {outcome: sum(1 for r in results if r.outcome == outcome) for outcome in ("passed", "failed", "error", "skipped")}
     lines.append("")
     lines.append(", ".join(f"{count} {outcome}" for outcome, count in totals.items() if count) or "no scenarios")
     return "\n".join(lines)

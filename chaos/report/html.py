@@ -14,7 +14,7 @@ from html import escape
 from typing import Any
 
 from chaos.coverage import matrix
-from chaos.engine.failure import ScenarioResult, reproduce_command
+from chaos.engine.failure import ScenarioResult
 from chaos.journal import iso
 
 PHASE_COLOURS = {
@@ -63,7 +63,7 @@ svg text{font:11px system-ui,sans-serif;fill:#455a64}
 
 
 def render(results: list[ScenarioResult], command: str, started: float, duration_s: float) -> str:
-    totals = {o: sum(1 for r in results if r.outcome == o) for o in ("passed", "failed", "error")}
+    totals = {o: sum(1 for r in results if r.outcome == o) for o in ("passed", "failed", "error", "skipped")}
     badges = " ".join(f'<span class="badge {o}">{n} {o}</span>' for o, n in totals.items() if n)
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
@@ -125,7 +125,7 @@ def _scenario(result: ScenarioResult) -> str:
     if result.failures:
         out.append(f"<h3>What failed</h3><pre>{escape(result.report())}</pre>")
     else:
-        out.append(f"<div class=meta>reproduce: <code>{escape(reproduce_command(result.file))}</code></div>")
+        out.append(f"<div class=meta>reproduce: <code>{escape(result.reproduce)}</code></div>")
     out.append("<h3>Timeline</h3>" + timeline(journal) + _legend())
     out.append(_details_steps(journal))
     out.append(_details_invariants(journal))

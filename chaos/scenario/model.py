@@ -385,6 +385,9 @@ class Scenario(Strict):
     )
     seed: int | None = Field(None, description="seed for made-up content (default: derived from the name)")
     timeout: Seconds = Field(300, description="seconds the steps may take in total")
+    not_in_sim: str | None = Field(
+        None, min_length=10, description="why sim mode cannot run this story (it needs something only real processes have)"
+    )
     invariants: Annotated[
         Annotated[Invariants, Tag("switches")] | Annotated[bool, Tag("all")],
         Discriminator(_mapping_or("switches", "all")),

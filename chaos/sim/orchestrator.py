@@ -9,8 +9,10 @@ above the kernel's largest possible pid, so nothing here can ever name a real pr
 
 from __future__ import annotations
 
+import logging
 import signal
-from contextlib import AsyncExitStack
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +25,35 @@ from chaos.sim.processes import SimulatedProcesses
 from chaos.sim.worker import InProcessWorker
 from orchestrator import lockfile
 from orchestrator.config import Paths
+from orchestrator.logs import formatter
 from orchestrator.supervisor.server import build_parser, running_supervisor, settings_from
 from orchestrator.supervisor.worker_process import WorkerHandle
 
+log = logging.getLogger("orchestrator.supervisor.server")
+
 FIRST_PID = 5_000_000  # above PID_MAX_LIMIT (4,194,304): never a real process
 SIMULATED_RESOURCES = {"note": "simulated run: no separate processes to measure"}
+
+
+@contextmanager
+def server_log(paths: Paths) -> Iterator[None]:
+    """The orchestrator's records go to its server.log, as a live one's do (runbooks grep it), and
+    only there: the simulator's own terminal stays quiet."""
+    paths.logs.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(paths.log_file, encoding="utf-8")
+    handler.setFormatter(formatter("sim"))
+    logger = logging.getLogger("orchestrator")
+    previous = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous[0])
+        logger.propagate = previous[1]
+        handler.close()
 
 
 class SimulatedOrchestrator:
@@ -72,10 +98,12 @@ class SimulatedOrchestrator:
         assert self._release is not None
         paths = self.paths
         note = lockfile.acquire(paths.lock_file)  # LockHeld if another orchestrator holds it, as live
-        del note  # a stale lock is taken over, as the live supervisor does (it logs the note)
         self.supervisor = self.processes.allocate_supervisor()
         try:
             async with AsyncExitStack() as stack:
+                stack.enter_context(server_log(paths))
+                if note:
+                    log.warning(note)
                 supervisor = await stack.enter_async_context(
                     running_supervisor(paths, self.settings, self._make_worker)
                 )

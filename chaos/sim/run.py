@@ -35,7 +35,7 @@ def run_simulated(loaded: Loaded, options: RunOptions, reporter: Reporter | None
     assert loaded.scenario is not None
     blockers = sim_blockers(loaded.scenario)
     if blockers:
-        result = skipped_result(loaded, blockers)
+        result = skipped_result(loaded, blockers, options.seed)
         if reporter:
             reporter.scenario_started(result.name, result.file)
             reporter.scenario_finished(result)

@@ -1,9 +1,9 @@
 """Which scenarios sim mode can run, and why not the others.
 
-A scenario runs in sim mode unless it needs something only real processes have: a shell command
-(runbooks run real commands against a live server), environment variables of the server
-process, or a fault whose mechanism the simulator does not model (each fault says so itself:
-`Fault.sim_blocker`). A scenario it cannot run is reported as skipped with those reasons, never
+A scenario runs in sim mode unless it needs something only real processes have: environment
+variables of the server process, a fault whose mechanism the simulator does not model (each fault
+says so itself: `Fault.sim_blocker`), or something its own `not_in_sim` names (a runbook that
+talks to the server over HTTP, or looks at its processes). A scenario it cannot run is reported as skipped with those reasons, never
 run half-way.
 """
 
@@ -16,7 +16,7 @@ from chaos.engine.failure import ScenarioResult
 from chaos.faults import FAULTS
 from chaos.journal import ScenarioJournal
 from chaos.scenario import Loaded, Scenario
-from chaos.scenario.model import InjectStep, ParallelStep, ShellStep, StartStep
+from chaos.scenario.model import InjectStep, ParallelStep, StartStep
 
 
 def _walk(steps: list[Any], where: str) -> list[tuple[str, Any]]:
@@ -32,11 +32,9 @@ def _walk(steps: list[Any], where: str) -> list[tuple[str, Any]]:
 
 def sim_blockers(scenario: Scenario) -> list[str]:
     """Why this scenario cannot run in sim mode (empty: it can)."""
-    reasons = []
+    reasons = [f"the scenario says: {scenario.not_in_sim}"] if scenario.not_in_sim else []
     for loc, step in _walk(scenario.steps, "steps") + _walk(scenario.finally_, "finally"):
-        if isinstance(step, ShellStep):
-            reasons.append(f"{loc} runs a shell command: runbooks act on real processes and the simulator has none")
-        elif isinstance(step, StartStep) and step.start is not None and step.start.env:
+        if isinstance(step, StartStep) and step.start is not None and step.start.env:
             reasons.append(f"{loc} sets environment variables of the server process: the simulator runs no process")
         elif isinstance(step, InjectStep):
             blocker = FAULTS[step.inject].sim_blocker(step.params)
@@ -45,10 +43,10 @@ def sim_blockers(scenario: Scenario) -> list[str]:
     return reasons
 
 
-def skipped_result(loaded: Loaded, reasons: list[str]) -> ScenarioResult:
+def skipped_result(loaded: Loaded, reasons: list[str], seed: int) -> ScenarioResult:
     scenario = loaded.scenario
     assert scenario is not None
     journal = ScenarioJournal(scenario.name, loaded.source.name, scenario.description, scenario.covers.model_dump(), list(scenario.tags))
     journal.note("not run in sim mode: " + "; ".join(reasons))
     public = journal.public(History(), [], "skipped", [], 0.0)
-    return ScenarioResult(scenario.name, loaded.source.name, "skipped", 0.0, [], public, None, scenario)
+    return ScenarioResult(scenario.name, loaded.source.name, "skipped", 0.0, [], public, None, scenario, seed)

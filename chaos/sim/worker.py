@@ -81,7 +81,7 @@ class InProcessWorker(WorkerHandle):
         with anyio.CancelScope() as call:
             self._calls.add(call)
             try:
-                with serving_as(self._state):
+                with serving_as(self._state), faultpoints.in_process(self.armed_file):
                     return await super().call_tool(name, arguments, timeout_s)
             except faultpoints.ProcessExit as exc:
                 self.kill(f"worker pid {self.pid} ended in {name}: {exc}")
