@@ -8,18 +8,22 @@ was acceptable, 1 if not, 2 for bad arguments.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import time
 from collections import Counter
 from pathlib import Path
 
 from chaos.sweep.outcomes import SUCCESS
-from chaos.sweep.runner import SweepConfig, SweepRun, run_one, sweep as run_sweep
-from chaos.sweep.schedule import SQLITE_MESSAGES
+from chaos.sweep.runner import SweepConfig, SweepRun, run_one
+from chaos.sweep.runner import sweep as run_sweep
+from chaos.sweep.schedule import SQLITE_MESSAGES, Operation
 from chaos.sweep.workload import VARIANTS
 from orchestrator.faultpoints import IO_KINDS
 
 EXIT_OK, EXIT_BAD, EXIT_USAGE = 0, 1, 2
+PROBLEM_LIMIT = 400  # characters of a problem in the summary (--only prints them whole)
+ANSWER_FIELDS = ("success", "error_code", "error", "errors", "duration", "phase", "old_worker_pid", "new_worker_pid")
 
 
 def _names(known: tuple[str, ...], what: str):
@@ -72,27 +76,39 @@ def sweep(args: argparse.Namespace) -> int:
 
 
 def _progress(run: SweepRun) -> None:
-    where = f"#{run.nth} {run.struck.kind} {run.struck.target}" if run.struck else "nothing injected (baseline)"
+    where = f"#{run.nth} {_operation(run.struck)}" if run.struck else "nothing injected (baseline)"
     verdict = "ok" if run.ok else "BAD"
     print(f"[{run.variant}] {where}: {run.outcome}  {verdict}  ({run.seconds:.2f}s)", flush=True)
 
 
+def _operation(operation: Operation) -> str:
+    return f"{operation.kind} {operation.target} by {operation.origin}"
+
+
 def _details(run: SweepRun) -> None:
-    print(f"  operations counted: {', '.join(f'{op.number} {op.kind} {op.target}' for op in run.operations) or 'none'}")
+    print("  operations counted:" + "".join(f"\n    #{op.number} {_operation(op)}" for op in run.operations) if run.operations else "  no operation counted")
+    if run.answer is not None:
+        shown = {key: run.answer.get(key) for key in ANSWER_FIELDS if run.answer.get(key) not in (None, [])}
+        print(f"  restart answered: {json.dumps(shown)}")
     for problem in run.problems:
         print(f"  problem: {problem}")
     if run.kept:
         print(f"  files kept in {run.kept}")
 
 
+def _shortened(text: str, limit: int = PROBLEM_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _table(runs: list[SweepRun]) -> str:
-    header = ("restart", "op", "kind", "file", "outcome", "error code", "verdict")
+    header = ("restart", "op", "kind", "file", "by", "outcome", "error code", "verdict")
     rows = [
         (
             run.variant,
             str(run.nth) if run.struck else "-",
             run.struck.kind if run.struck else "(none)",
             run.struck.target if run.struck else "",
+            run.struck.origin if run.struck else "",
             "failed" if run.outcome.startswith("RESTART_") else run.outcome,
             run.error_code or "",
             "ok" if run.ok else "BAD",
@@ -117,7 +133,9 @@ def _summary(config: SweepConfig, runs: list[SweepRun], elapsed: float) -> None:
           + ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
           + f"; {len(bad)} bad")
     for run in bad:
-        print(f"\nBAD [{run.variant}] run {run.nth}: " + "; ".join(run.problems))
+        print(f"\nBAD [{run.variant}] run {run.nth}:")
+        for problem in run.problems:
+            print(f"  {_shortened(problem)}")
         print(f"  replay: {config.replay_command(run.variant, run.nth)}")
         if run.kept:
             print(f"  files: {run.kept}")

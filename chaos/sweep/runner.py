@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from trio._core import _run as trio_run
 
@@ -58,6 +59,7 @@ class SweepRun:
     outcome: str
     error_code: str | None
     problems: list[str] = field(default_factory=list)
+    answer: dict[str, Any] | None = None  # the swept restart's answer
     seconds: float = 0.0
     kept: Path | None = None
 
@@ -88,20 +90,22 @@ def run_one(config: SweepConfig, variant: str, nth: int | None) -> SweepRun:
     schedule = NthOperation(nth, frozenset(config.kinds), fault)
     started = time.perf_counter()
     problems: list[str] = []
+    answer = None
     try:
         with faultpoints.io_schedule(schedule), seeded_scheduling(config.seed):
             workload = RestartWorkload(base, variant, schedule, image, config.seed)
             report = simulate(workload.run, seed=config.seed)
         outcome = outcome_of(report)
         problems += report.problems
-        error_code = (report.restart or {}).get("error_code")
+        answer = report.restart
+        error_code = (answer or {}).get("error_code")
     except Exception as exc:  # the workload itself broke: report it as this run's finding
         outcome, error_code = "harness error", None
         problems.append(f"the run raised {describe_error(exc)}")
     verdict = judge(outcome, schedule.struck, config.crash)
     if verdict:
         problems.insert(0, verdict)
-    run = SweepRun(variant, nth or 0, schedule.struck, schedule.seen, outcome, error_code, problems,
+    run = SweepRun(variant, nth or 0, schedule.struck, schedule.seen, outcome, error_code, problems, answer,
                    time.perf_counter() - started)
     if run.ok:
         shutil.rmtree(directory, ignore_errors=True)

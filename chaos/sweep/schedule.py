@@ -11,6 +11,7 @@ import errno
 import os
 import shutil
 import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +32,22 @@ SQLITE_MESSAGES = {
 }
 
 
+# Frames that only pass an operation on: the origin shown is the first frame past them.
+PLUMBING_MODULES = {"orchestrator.faultpoints", "orchestrator.durable", "orchestrator.store", "orchestrator.blocking", __name__}
+PLUMBING_FUNCTIONS = {"_write", "_try_write", "_retry_write", "_apply"}
+
+
+def origin() -> str:
+    """The orchestrator function doing the current operation (`jobs._suspend`, `snapshot.write_snapshot`)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        module, function = frame.f_globals.get("__name__", ""), frame.f_code.co_name
+        if module.startswith("orchestrator.") and module not in PLUMBING_MODULES and function not in PLUMBING_FUNCTIONS:
+            return f"{module.removeprefix('orchestrator.')}.{function}"
+        frame = frame.f_back
+    return "?"
+
+
 def shown_name(target: str) -> str:
     """The file name, with this process's pid (part of temp file names) shown as <pid>, so names
     are the same on every machine and in every replay."""
@@ -42,6 +59,7 @@ class Operation:
     number: int
     kind: str
     target: str
+    origin: str
 
 
 class Fault(Protocol):
@@ -128,7 +146,7 @@ class NthOperation:
     def operation(self, kind: str, target: str) -> None:
         if not self._armed or kind not in self.kinds:
             return
-        current = Operation(len(self.seen) + 1, kind, shown_name(target))
+        current = Operation(len(self.seen) + 1, kind, shown_name(target), origin())
         self.seen.append(current)
         if current.number == self.nth:
             self.struck = current

@@ -13,7 +13,6 @@ again on the files exactly as the crash left them (see DiskImage) before the sam
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from chaos import checks
 from chaos.checks import History, Verdict
 from chaos.engine.content import Content
 from chaos.live import structured, until_serving
-from chaos.sweep.containment import ContainedOrchestrator
+from chaos.sim.orchestrator import SimulatedOrchestrator
 from chaos.sweep.schedule import DiskImage, NthOperation
 from orchestrator.config import Paths
 from orchestrator.faultpoints import ProcessExit
@@ -78,19 +77,6 @@ class Caller:
         return response
 
 
-def database_integrity(paths: Paths) -> Verdict:
-    """`PRAGMA integrity_check`, read-only, in this process (chaos.checks runs it in a child process,
-    which would cost more than a whole simulated run)."""
-    if not paths.database.exists():
-        return Verdict("database_integrity", True, "no database file (nothing was stored)")
-    connection = sqlite3.connect(f"file:{paths.database}?mode=ro", uri=True)
-    try:
-        rows = [row[0] for row in connection.execute("PRAGMA integrity_check")]
-    finally:
-        connection.close()
-    return Verdict("database_integrity", rows == ["ok"], "PRAGMA integrity_check: " + "; ".join(rows[:5]))
-
-
 def plant_backups(paths: Paths) -> None:
     """Older backups of the current snapshot, as ten earlier restarts would have left, so the swept
     restart also links a backup and prunes the oldest."""
@@ -108,7 +94,7 @@ class RestartWorkload:
         self.content = Content(seed)
         self.history = History()
         self.report = WorkloadReport()
-        self.orchestrator: ContainedOrchestrator | None = None
+        self.orchestrator: SimulatedOrchestrator | None = None
 
     async def run(self) -> WorkloadReport:
         try:
@@ -128,7 +114,7 @@ class RestartWorkload:
         return self.report
 
     async def _start(self, group: TaskGroup) -> Caller:
-        self.orchestrator = ContainedOrchestrator(self.base, [], self.base / "faultpoints.json")
+        self.orchestrator = SimulatedOrchestrator(self.base, [], self.base / "faultpoints.json")
         await self.orchestrator.start(group, 1)
         caller = Caller(self.orchestrator.clients[0], self.history)
         await until_serving(caller.client)
@@ -195,11 +181,15 @@ class RestartWorkload:
         if listed.get("has_more"):
             raise RuntimeError(f"more than {QUERY_LIMIT} tasks: the workload plans only a few")
         phase = status.get("current_status", {}).get("phase")
+        if "tasks" in listed:
+            lost_or_twice = checks.lost_or_twice(self.history, listed["tasks"])
+        else:
+            lost_or_twice = Verdict("nothing_lost_or_twice", False, f"the tasks could not be listed: {listed}")
         verdicts = [
-            checks.lost_or_twice(self.history, listed.get("tasks", [])),
+            lost_or_twice,
             checks.maintenance_off(status),
             checks.phase_settled(status) if settled else Verdict("no_restart_running", phase in TERMINAL, f"phase is {phase!r}"),
             checks.snapshot_valid(self.paths),
-            database_integrity(self.paths),
+            checks.database_integrity(self.paths),
         ]
         return verdicts
