@@ -2,8 +2,9 @@
 
 Everything a run reads that could differ between two runs comes from here: the loop's clock
 (MockClock), the wall clock (a freezegun clock moved with the virtual one), the ids the orchestrator
-makes up (a Random seeded from the run's seed), and where blocking work runs (inline, one
-thread). So the same seed gives the same journal, byte for byte.
+makes up (a Random seeded from the run's seed), the order in which trio runs tasks that are ready
+at the same moment (seeded too), and where blocking work runs (inline, one thread). So the same
+seed gives the same journal, byte for byte.
 """
 
 from __future__ import annotations
@@ -27,8 +28,20 @@ T = TypeVar("T")
 def simulate(function: Callable[..., Awaitable[T]], *args: Any, seed: int) -> T:
     """Run `function(*args)` in simulated time with everything random drawn from `seed`."""
     sim_clock = SimulatedClock()
+    _seed_scheduler(seed)
     with sim_clock.installed(), entropy.seeded(random.Random(seed)), blocking.inline():
         return anyio.run(function, *args, backend="trio", backend_options={"clock": sim_clock.loop_clock})
+
+
+def _seed_scheduler(seed: int) -> None:
+    """trio runs the tasks that are ready at once in a random order (to flush out ordering
+    assumptions), from a Random of its own: seed it, in the deterministic mode trio's Hypothesis
+    plugin uses, or two runs of one seed interleave their tasks differently. trio has no public
+    switch for this; these are the two names its plugin sets."""
+    from trio._core import _run as trio_run
+
+    setattr(trio_run, "_ALLOW_DETERMINISTIC_SCHEDULING", True)  # noqa: B010 (a Final of trio's)
+    trio_run._r.seed(seed)
 
 
 def run_simulated(loaded: Loaded, options: RunOptions, reporter: Reporter | None = None) -> ScenarioResult:
