@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 from chaos.sweep.outcomes import SUCCESS
-from chaos.sweep.runner import SweepConfig, SweepRun, run_one
+from chaos.sweep.runner import SweepConfig, SweepRun, default_workdir, run_one
 from chaos.sweep.runner import sweep as run_sweep
 from chaos.sweep.schedule import SQLITE_MESSAGES, Operation
 from chaos.sweep.workload import VARIANTS
@@ -50,13 +50,13 @@ def configure_sweep(parser: argparse.ArgumentParser) -> None:
                         "orchestrator, which is then started again on the files as the crash left them)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="the seed of every random choice (default 0)")
     parser.add_argument("--only", type=int, metavar="N", help="run only the run that fails operation N (a replay), with details")
-    parser.add_argument("--workdir", type=Path, metavar="DIR", help="where runs' directories go (default: the temp dir); bad runs' are kept")
+    parser.add_argument("--workdir", type=Path, metavar="DIR", help="where runs' directories go (default: /dev/shm if there is one, else the temp dir); bad runs' are kept")
 
 
 def sweep(args: argparse.Namespace) -> int:
     """Fail the 1st, 2nd, 3rd... I/O operation of a restart until none is left; check every outcome."""
     logging.disable(logging.CRITICAL)  # the orchestrator's logs of injected failures would drown the table
-    config = SweepConfig(args.restart, args.kinds, args.errno, args.crash, args.seed, args.workdir)
+    config = SweepConfig(args.restart, args.kinds, args.errno, args.crash, args.seed, args.workdir or default_workdir())
     started = time.perf_counter()
     fault = "a crash" if config.crash else config.errno_name
     print(f"sweeping {', '.join(config.variants)} restart(s) with {fault} at each {'/'.join(config.kinds)} operation, seed {config.seed}")

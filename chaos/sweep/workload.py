@@ -13,6 +13,7 @@ again on the files exactly as the crash left them (see DiskImage) before the sam
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,12 @@ SETTLE_TIMEOUT_S = 30.0
 TASKS, SUBTASKS = 2, 2
 JOB = {"kind": "builtin", "duration_s": 600, "checkpoint_interval_s": 0.5}
 QUERY_LIMIT = 500
+# Makes the orchestrator of a run: simulated here; benchmarks pass chaos.engine.server.Server for live.
+OrchestratorFactory = Callable[[Path], Any]
+
+
+def simulated(base: Path) -> SimulatedOrchestrator:
+    return SimulatedOrchestrator(base, [], base / "faultpoints.json")
 
 
 @dataclass
@@ -85,8 +92,17 @@ def plant_backups(paths: Paths) -> None:
 
 
 class RestartWorkload:
-    def __init__(self, base: Path, variant: str, schedule: NthOperation, image: DiskImage, seed: int):
+    def __init__(
+        self,
+        base: Path,
+        variant: str,
+        schedule: NthOperation,
+        image: DiskImage,
+        seed: int,
+        new_orchestrator: OrchestratorFactory = simulated,
+    ):
         self.base = base
+        self.new_orchestrator = new_orchestrator
         self.paths = Paths(base)
         self.arguments = {**VARIANTS[variant], "timeout": RESTART_TIMEOUT_S}
         self.schedule = schedule
@@ -94,7 +110,7 @@ class RestartWorkload:
         self.content = Content(seed)
         self.history = History()
         self.report = WorkloadReport()
-        self.orchestrator: SimulatedOrchestrator | None = None
+        self.orchestrator: Any = None
 
     async def run(self) -> WorkloadReport:
         try:
@@ -114,7 +130,7 @@ class RestartWorkload:
         return self.report
 
     async def _start(self, group: TaskGroup) -> Caller:
-        self.orchestrator = SimulatedOrchestrator(self.base, [], self.base / "faultpoints.json")
+        self.orchestrator = self.new_orchestrator(self.base)
         await self.orchestrator.start(group, 1)
         caller = Caller(self.orchestrator.clients[0], self.history)
         await until_serving(caller.client)
