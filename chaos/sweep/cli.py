@@ -55,7 +55,15 @@ def configure_sweep(parser: argparse.ArgumentParser) -> None:
 
 def sweep(args: argparse.Namespace) -> int:
     """Fail the 1st, 2nd, 3rd... I/O operation of a restart until none is left; check every outcome."""
+    previous = logging.root.manager.disable
     logging.disable(logging.CRITICAL)  # the orchestrator's logs of injected failures would drown the table
+    try:
+        return _sweep(args)
+    finally:
+        logging.disable(previous)
+
+
+def _sweep(args: argparse.Namespace) -> int:
     config = SweepConfig(args.restart, args.kinds, args.errno, args.crash, args.seed, args.workdir or default_workdir())
     started = time.perf_counter()
     fault = "a crash" if config.crash else config.errno_name
