@@ -1,0 +1,113 @@
+"""Sim mode: the real supervisor and in-process workers on a virtual clock, replayable from a seed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from chaos.engine import RunOptions
+from chaos.scenario import load_paths
+from chaos.sim.run import run_simulated
+from tests.scenario.support import cli
+
+HUNG_RESTART = """\
+name: sim-hung-restart
+description: a restart with the largest timeout waits out a hung job, then succeeds once it is healed
+covers: {guide: [issue-2.cause-3], error_codes: [RESTART_004]}
+timeout: 900
+steps:
+  - start: {clients: 2, tasks: 2, jobs: 1}
+  - restart: {}
+    expect: {phase: complete}
+    save: {first: new_worker_pid}
+  - inject: hung_task
+    params: {duration_s: 900}
+  - restart: {timeout: 300}
+    error_code: RESTART_004
+    expect:
+      duration: {range: {min: 299, max: 301}}
+  - heal: hung_task
+  - kill_worker: SIGKILL
+  - wait: orchestrator_health_check
+    until: {healthy: true}
+  - restart: {}
+    expect:
+      phase: complete
+      new_worker_pid: {not_equals: "${saved.first}"}
+"""
+
+NEEDS_REAL_LOCK = """\
+name: sim-db-lock
+description: a held database lock needs a second real process
+covers: {guide: [issue-5.cause-1], error_codes: [RESTART_008]}
+steps:
+  - start: {}
+  - inject: db_lock
+  - restart: {}
+    error_code: RESTART_008
+"""
+
+
+def first_difference(one: bytes, other: bytes) -> str:
+    lines = zip(one.decode().splitlines(), other.decode().splitlines(), strict=False)
+    return next((f"line {n}: {a!r} != {b!r}" for n, (a, b) in enumerate(lines, 1) if a != b), "lengths differ")
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "scenario.yaml"
+    path.write_text(text)
+    return path
+
+
+def simulate_file(path: Path, seed: int, workdir: Path):
+    (loaded,), _ = load_paths([str(path)])
+    return run_simulated(loaded, RunOptions(workdir=workdir, mode="sim", seed=seed))
+
+
+def test_a_300_second_timeout_passes_in_virtual_time_and_the_restart_system_behaves_as_live(tmp_path):
+    result = simulate_file(write(tmp_path, HUNG_RESTART), seed=1, workdir=tmp_path / "runs")
+    assert result.outcome == "passed", result.report()
+    assert result.duration_s >= 300, "the scenario's own clock is the virtual one"
+    assert result.journal["call_outcomes"]["ok"] > 5
+
+
+def test_the_same_seed_writes_the_same_journal_byte_for_byte_and_records_how_to_replay(tmp_path):
+    scenario = write(tmp_path, HUNG_RESTART)
+    journals = []
+    for attempt in (1, 2):
+        report = tmp_path / f"report-{attempt}"
+        argv = ["run", str(scenario), "--mode", "sim", "--seed", "11", "--report", str(report), "--workdir", str(tmp_path / "runs"), "-q"]
+        assert cli(argv) == 0
+        journals.append((report / "journal.json").read_bytes())
+    assert journals[0] == journals[1], first_difference(journals[0], journals[1])
+    document = json.loads(journals[0])
+    assert (document["mode"], document["seed"]) == ("sim", 11)
+    assert document["project_version"]
+    assert document["command"].endswith("--mode sim --seed 11")
+
+
+def test_another_seed_makes_other_ids(tmp_path):
+    scenario = write(tmp_path, HUNG_RESTART)
+    first = simulate_file(scenario, seed=1, workdir=tmp_path / "a")
+    second = simulate_file(scenario, seed=2, workdir=tmp_path / "b")
+    assert first.outcome == second.outcome == "passed"
+    assert json.dumps(first.journal) != json.dumps(second.journal)
+
+
+def test_a_scenario_sim_mode_cannot_run_is_skipped_with_the_reason_and_nothing_runs(tmp_path):
+    result = simulate_file(write(tmp_path, NEEDS_REAL_LOCK), seed=0, workdir=tmp_path / "runs")
+    assert result.outcome == "skipped"
+    assert "db_lock" in result.journal["notes"][0]["text"]
+    assert "real time" in result.journal["notes"][0]["text"]
+    assert result.journal["steps"] == []
+    assert not (tmp_path / "runs").exists(), "no orchestrator was started"
+
+
+def test_a_failure_in_sim_mode_prints_the_replay_command_with_its_seed(tmp_path, capsys):
+    wrong = HUNG_RESTART.replace("error_code: RESTART_004", "error_code: RESTART_005")
+    scenario = write(tmp_path, wrong)
+    argv = ["run", str(scenario), "--mode", "sim", "--seed", "4", "--report", str(tmp_path / "report"), "--workdir", str(tmp_path / "runs"), "-q"]
+    assert cli(argv) == 1
+    out = capsys.readouterr().out
+    assert f"reproduce: python -m chaos run {scenario} --mode sim --seed 4" in out
+    assert 'expected: "RESTART_005"' in out and 'actual:   "RESTART_004"' in out
