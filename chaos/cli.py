@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chaos import faults as fault_registry
+from chaos.explore.cli import configure_explore, explore
 from chaos.guide import BY_ID
 from chaos.scenario_cli import add_subcommands
 from chaos.sweep.cli import configure_sweep, sweep
@@ -78,6 +79,7 @@ def _type_text(schema: dict[str, Any]) -> str:
 SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "faults": (configure_faults, faults),
     "sweep": (configure_sweep, sweep),
+    "explore": (configure_explore, explore),
 }
 
 

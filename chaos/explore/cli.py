@@ -1,0 +1,93 @@
+"""`python -m chaos explore`: generated fault schedules in sim mode, the first failure shrunk to YAML.
+
+Registered in chaos.cli as a (configure, run) pair. hypothesis and the simulator are imported
+only when the subcommand runs, so other subcommands start as fast as before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import shutil
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+EXIT_CLEAN, EXIT_FOUND = 0, 1
+PROGRESS_EVERY_S = 10.0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def configure_explore(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seeds", type=_positive, default=100, metavar="N",
+                        help="how many applicable schedules to run (default 100)")
+    parser.add_argument("--seed", type=int, metavar="S",
+                        help="the exploration's seed: the same seed draws the same schedules (default: a new one, printed)")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="where a finding's scenario file goes (default: reports/explore-<UTC time>/)")
+    parser.add_argument("--max-steps", type=_positive, default=6, metavar="K",
+                        help="at most K moves between the start and the final recovery (default 6)")
+
+
+class Progress:
+    """A line every PROGRESS_EVERY_S seconds: schedules run, inapplicable, failing, runs per second."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+
+    def __call__(self, tally: Any) -> None:
+        if tally.seconds - self.last >= PROGRESS_EVERY_S:
+            self.last = tally.seconds
+            print(f"  {_summary(tally)}", flush=True)
+
+
+def _summary(tally: Any) -> str:
+    shrinking = f", shrinking: {tally.runs - tally.explored} run(s)" if tally.failing else ""
+    return (
+        f"{tally.explored} schedule(s) run ({tally.inapplicable} inapplicable), {min(tally.failing, 1)} failing"
+        f"{shrinking}; {tally.per_second:.2f} runs/s, {tally.seconds:.0f}s"
+    )
+
+
+def explore(args: argparse.Namespace) -> int:
+    """Generate fault schedules, run each in sim mode, check invariants and documented outcomes;
+    shrink the first failure to a scenario file (exit 0: nothing found, 1: a finding)."""
+    from chaos.explore.finding import replay, replay_command, write_finding
+    from chaos.explore.run import run_schedule
+    from chaos.explore.search import explore as search
+
+    logging.getLogger().addHandler(logging.NullHandler())  # the orchestrator's warnings are the point, not news
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
+    print(f"exploring {args.seeds} schedule(s) of up to {args.max_steps} move(s), seed {seed} (--seed {seed} draws them again)")
+    workdir = Path(tempfile.mkdtemp(prefix="chaos-explore-"))
+    try:
+        exploration = search(seed, args.seeds, args.max_steps, lambda schedule: run_schedule(schedule, workdir).verdict, Progress())
+        print(_summary(exploration.tally))
+        if exploration.note:
+            print(exploration.note, file=sys.stderr)
+        if exploration.schedule is None or exploration.verdict is None:
+            print("nothing found: every restart ended as the guide documents, every invariant held")
+            return EXIT_CLEAN
+        out = args.out or Path("reports") / f"explore-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+        path = write_finding(exploration, out)
+        again = replay(path, exploration.schedule, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print()
+    print(f"FOUND: {exploration.verdict.signature}" + (" (flaky: the shrunk schedule did not fail again)" if exploration.flaky else ""))
+    print(exploration.verdict.report)
+    print()
+    print(f"scenario: {path}")
+    print(f"replay:   {replay_command(path, exploration.schedule)}")
+    same = again.signature == exploration.verdict.signature
+    print(f"replayed from the file: {'the same failure' if same else f'{again.outcome} {again.signature}'.strip()}")
+    return EXIT_FOUND

@@ -1,0 +1,78 @@
+"""Judging one simulated run of a schedule: passed, inapplicable, or a finding.
+
+A finding is anything that broke: an invariant, a restart outcome the guide does not document at
+that moment, a recovery check, an error of the harness or the orchestrator, a run that hangs. A
+schedule is inapplicable when a precondition step failed: the phase an intrusion waited for never
+came, or a fault found nothing to act on (no replacement worker at that phase, a worker already
+gone). Those are the compiler's guesses about timing, not the orchestrator's behaviour;
+hypothesis discards such schedules.
+
+A finding's signature names what failed in words that stay the same from run to run of one bug
+(the kind of step, the error code it got, whether every fault was healed by then), because
+hypothesis keeps a shrunk schedule only if it fails with the same signature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chaos.engine.failure import ScenarioResult
+from chaos.explore.compile import ENDING, PRECONDITION
+
+FAILED = ("failed", "error")
+TIMEOUT_PREFIX = "scenario timeout"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: str  # passed | inapplicable | finding
+    signature: str = ""  # findings: what failed; inapplicable: which precondition
+    report: str = ""  # findings: the run's failure report
+
+    @property
+    def found(self) -> bool:
+        return self.outcome == "finding"
+
+
+def judge(result: ScenarioResult, roles: dict[str, str]) -> Verdict:
+    if result.outcome in ("passed", "skipped"):
+        return Verdict("passed")
+    broken = [failure for failure in result.failures if failure.where == "invariant"]
+    if broken:
+        return Verdict("finding", f"invariant {broken[0].message.split(' broken')[0]} broken", result.report())
+    timeout = next((f for f in result.failures if f.message.startswith(TIMEOUT_PREFIX)), None)
+    if timeout is not None:
+        return Verdict("finding", f"hangs: {timeout.message.split(' during')[0]}", result.report())
+    step = _failed_step(result.journal["steps"])
+    if step is None:
+        return Verdict("finding", f"harness error {_error_type(result.failures[0].message)}", result.report())
+    role = roles.get(step["loc"])
+    if role == PRECONDITION:
+        return Verdict("inapplicable", f"{step['loc']} {step['kind']}: {step['message']}")
+    prefix = "after every fault was healed, " if role == ENDING else ""
+    return Verdict("finding", prefix + _what_failed(step), result.report())
+
+
+def _failed_step(steps: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The innermost step that failed (a failing branch step rather than its parallel step)."""
+    failed = [step for step in steps if step["outcome"] in FAILED]
+    return max(failed, key=lambda step: step["loc"].count("["), default=None)
+
+
+def _what_failed(step: dict[str, Any]) -> str:
+    kind, result = step["kind"], step["result"]
+    if step["outcome"] == "error":
+        return f"{kind} raised {_error_type(step['message'])}"
+    if kind == "restart":
+        if isinstance(result, dict) and "error_code" in result:
+            return f"restart gave {result['error_code'] or 'success'}"
+        return "restart got no valid answer"
+    if kind == "wait":
+        return "the killed worker was not replaced"
+    return f"{kind} failed"
+
+
+def _error_type(message: str) -> str:
+    """`chaos.faults.base.FaultError: the restart passed ...` -> FaultError."""
+    return message.split(":", 1)[0].rsplit(".", 1)[-1]
