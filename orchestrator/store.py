@@ -259,17 +259,21 @@ class TaskStore:
             **facts,
         }
 
-    def checkpoint_wal(self, wait_s: float | None = None) -> tuple[int, int, int]:
-        """Fold the WAL into the database file and truncate it: `(busy, wal_pages, checkpointed_pages)`.
+    def checkpoint_wal(self, wait_s: float | None = None, mode: str = "TRUNCATE") -> tuple[int, int, int]:
+        """Fold the WAL into the database file: `(busy, wal_pages, checkpointed_pages)`.
 
-        busy is 1 when another connection's lock kept the checkpoint from completing; `wait_s`
-        bounds how long this call waits for such a lock (the store's busy timeout by default).
+        TRUNCATE also empties the WAL and waits for readers; PASSIVE copies what it can without
+        waiting for anyone. busy is 1 when another connection's lock kept the checkpoint from
+        completing; `wait_s` bounds how long this call waits for such a lock (the store's busy
+        timeout by default).
         """
+        if mode not in ("PASSIVE", "TRUNCATE"):
+            raise ValueError(f"unknown checkpoint mode {mode!r}")
         with self._lock:
             try:
                 if wait_s is not None:
                     self._conn.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
-                busy, wal_pages, moved = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                busy, wal_pages, moved = self._conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
             except sqlite3.Error as exc:
                 raise _wrap(exc, self.path) from exc
             finally:

@@ -257,6 +257,8 @@ class RestartCoordinator:
                 await self._check_database(old, deadline)
             if runtime.settings.early_start:
                 new = await self._ready_replacement(replacement, deadline)
+            if keep_old and request.preserve_state:
+                await self._control(old, "control_fold_wal", {}, deadline, check_ok=False)
             runtime.buffer.close()
             if keep_old:
                 await self._hand_over(request, old, deadline)
