@@ -21,7 +21,7 @@ from chaos.sweep.schedule import SQLITE_MESSAGES, Operation
 from chaos.sweep.workload import VARIANTS
 from orchestrator.faultpoints import IO_KINDS
 
-EXIT_OK, EXIT_BAD, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_BAD = 0, 1  # argparse exits 2 for bad arguments
 PROBLEM_LIMIT = 400  # characters of a problem in the summary (--only prints them whole)
 ANSWER_FIELDS = ("success", "error_code", "error", "errors", "duration", "phase", "old_worker_pid", "new_worker_pid")
 
