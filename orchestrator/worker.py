@@ -166,6 +166,7 @@ def register_control_tools(app: MCPServer) -> None:
         """Roll back a restart on this worker: jobs run again and maintenance ends."""
         state = serving()
         await state.running_jobs().resume_all()
+        await state.running_jobs().resume_from_database()  # jobs stopped by control_prepare_stop
         state.maintenance = False
         return {"ok": True, "maintenance": False, "jobs": state.running_jobs().stats()}
 
@@ -239,10 +240,11 @@ def register_control_tools(app: MCPServer) -> None:
 
     @app.tool(name="control_prepare_stop", structured_output=True)
     async def control_prepare_stop() -> dict[str, Any]:
-        """Stop jobs and close the database so the process can exit cleanly."""
+        """Stop jobs (each keeps its last checkpoint in the database). The database stays open: a
+        restart that fails after this rolls back to this worker, which then resumes its jobs; it
+        is closed when the process ends."""
         state = serving()
         await state.running_jobs().stop_all()
-        await run_blocking(state.store.close)
         return {"ok": True}
 
 

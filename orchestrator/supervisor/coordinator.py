@@ -57,6 +57,7 @@ class _Replacement:
         self.error: BaseException | None = None
         self.done = anyio.Event()
         self.running = False
+        self._scope: anyio.CancelScope | None = None
 
     def launch(self) -> None:
         """Start a spawn attempt unless one is under way or has already succeeded."""
@@ -67,7 +68,8 @@ class _Replacement:
 
     async def _spawn(self) -> None:
         try:
-            self.handle = await self.runtime.spawn_worker()
+            with anyio.CancelScope() as self._scope:
+                self.handle = await self.runtime.spawn_worker()
         except (WorkerGone, WorkerCallFailed, TimeoutError, OSError) as exc:
             self.error = exc
         finally:
@@ -75,6 +77,9 @@ class _Replacement:
             self.done.set()
 
     def discard(self) -> None:
+        """The restart failed: stop the replacement, whether it is up or still starting."""
+        if self._scope is not None:
+            self._scope.cancel()
         if self.handle is not None:
             self.handle.kill()
 

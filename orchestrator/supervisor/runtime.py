@@ -101,7 +101,11 @@ class Runtime:
     async def spawn_worker(self) -> WorkerHandle:
         self.generation += 1
         handle = self.worker_factory(self.paths, self.generation)
-        await handle.start(self.task_group, self.settings.worker_start_timeout_s)
+        try:
+            await handle.start(self.task_group, self.settings.worker_start_timeout_s)
+        except BaseException:
+            handle.kill()  # a worker that failed (or was abandoned) while starting is not left behind
+            raise
         return handle
 
     async def activate(self, handle: WorkerHandle, mode: str, timeout_s: float) -> dict[str, Any]:
@@ -227,11 +231,12 @@ class Runtime:
                     log.warning(
                         "worker pid %s went away during %s; the call will be replayed", handle.pid, name
                     )
-                    await self._await_replacement(handle)
                 finally:
+                    # no longer in flight on the dead worker, so a restart draining it need not wait
                     self._leave(handle)
                     if record:
                         record.in_flight -= 1
+                await self._await_replacement(handle)
             finally:
                 self.buffer.release(waiter)
         return error_result(

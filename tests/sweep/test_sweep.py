@@ -133,24 +133,16 @@ def crash_run(config: SweepConfig, variant: str, nth: int) -> SweepRun:
     return run_one(SweepConfig(crash=True, workdir=config.workdir), variant, nth)
 
 
-@pytest.mark.xfail(strict=True, reason="orchestrator: a worker that dies with a call in flight keeps the call counted "
-                   "in flight while it waits for a replacement (Runtime.forward), so the restart waits for it to drain "
-                   "until its timeout: RESTART_004 after 30s instead of RESTART_006 at once")
 def test_a_worker_dying_under_a_client_call_during_a_restart(config: SweepConfig) -> None:
     run = crash_run(config, "no_state", 1)
     assert run.ok, run.problems
 
 
-@pytest.mark.xfail(strict=True, reason="orchestrator: a restart that fails while its early replacement is still "
-                   "starting leaves that replacement running (_Replacement.discard only kills a started one)")
 def test_a_restart_failing_before_its_replacement_is_up(config: SweepConfig) -> None:
     run = crash_run(config, "graceful", 1)
     assert run.ok, run.problems
 
 
-@pytest.mark.xfail(strict=True, reason="orchestrator: with preserve_state=false the old worker's database is closed "
-                   "(control_prepare_stop) before the replacement activates; if that fails, rollback returns to a "
-                   "worker that answers every call with 'Cannot operate on a closed database'")
 def test_a_replacement_dying_in_activation_without_state(config: SweepConfig) -> None:
     run = crash_run(config, "no_state", 2)
     assert run.ok, run.problems
