@@ -128,7 +128,7 @@ def test_unknown_kinds_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert "unknown kind chmod" in capsys.readouterr().err
 
 
-# -- what the crash sweep found in the orchestrator (see the report of issue 7): strict, so a fix shows
+# -- what the crash sweep found in the orchestrator (fixed in eddc6d4): these runs must stay clean
 def crash_run(config: SweepConfig, variant: str, nth: int) -> SweepRun:
     return run_one(SweepConfig(crash=True, workdir=config.workdir), variant, nth)
 
