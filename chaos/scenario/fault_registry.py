@@ -7,6 +7,7 @@ substitute a registry of their own with `use`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -30,7 +31,16 @@ def _registry() -> tuple[Create, Callable[[], list[dict[str, Any]]]]:
         return _override[-1]
     from chaos import faults
 
-    return faults.create, faults.catalogue
+    return faults.create, _catalogue
+
+
+@functools.cache
+def _catalogue() -> list[dict[str, Any]]:
+    """chaos.faults' catalogue, built once: it renders every fault's parameter schema, and validating
+    a scenario asks for it at every `inject`."""
+    from chaos import faults
+
+    return faults.catalogue()
 
 
 def names() -> list[str]:
