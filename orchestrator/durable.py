@@ -25,6 +25,31 @@ def temp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
+def remove_stale_temps(path: Path) -> list[str]:
+    """Remove temp files of `path` left by processes that died mid-write (a kill -9 skips clean-up).
+
+    A temp file carries its writer's pid; one whose writer is still alive may be in use and stays.
+    """
+    removed = []
+    for temp in path.parent.glob(f".{path.name}.*.tmp"):
+        writer = temp.name.removeprefix(f".{path.name}.").removesuffix(".tmp")
+        if writer.isdigit() and not _alive(int(writer)):
+            io_operation("unlink", temp)
+            temp.unlink(missing_ok=True)
+            removed.append(temp.name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def write_synced(path: Path, data: bytes) -> None:
     """Write `data` to a new file and fsync it; on error the partial file is removed."""
     try:

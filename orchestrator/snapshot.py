@@ -19,7 +19,7 @@ from typing import Any
 
 from orchestrator import __version__, clock, faultpoints
 from orchestrator.config import Paths
-from orchestrator.durable import fsync_directory, temp_name, write_synced
+from orchestrator.durable import fsync_directory, remove_stale_temps, temp_name, write_synced
 
 SNAPSHOT_VERSION = 1
 BACKUPS_KEPT = 10
@@ -162,6 +162,7 @@ def write_snapshot(paths: Paths, document: dict[str, Any], now: datetime | None 
     fails here and leaves the previous `current_state.json` exactly as it was.
     """
     paths.state_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(paths.current_state)
     data = render(document)
     staged = temp_name(paths.current_state)
     write_synced(staged, data)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -128,3 +130,17 @@ def test_a_full_disk_leaves_the_previous_snapshot_intact(fs):
     assert failure.value.errno == errno.ENOSPC
     assert paths.current_state.read_bytes() == before
     assert [p.name for p in paths.state_dir.iterdir()] == ["current_state.json"], "no temp file or backup left"
+
+
+def test_a_temp_file_left_by_a_killed_writer_is_removed_by_the_next_write_and_a_live_ones_is_kept(tmp_path):
+    paths = Paths(tmp_path)
+    paths.state_dir.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left_by_dead = paths.state_dir / f".current_state.json.{dead.pid}.tmp"
+    left_by_dead.write_bytes(b'{"half": ')
+    in_use = paths.state_dir / ".current_state.json.1.tmp"  # pid 1 is always alive
+    in_use.write_bytes(b"{}")
+    snapshot.write_snapshot(paths, sample())
+    assert not left_by_dead.exists()
+    assert in_use.exists()
