@@ -77,17 +77,17 @@ def explore(args: argparse.Namespace) -> int:
         if exploration.schedule is None or exploration.verdict is None:
             print("nothing found: every restart ended as the guide documents, every invariant held")
             return EXIT_CLEAN
-        out = args.out or Path("reports") / f"explore-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
-        path = write_finding(exploration, out)
-        again = replay(path, exploration.schedule, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    out = args.out or Path("reports") / f"explore-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    path = write_finding(exploration, out)
+    again = replay(path, exploration.schedule, out)  # its report names the file, and its files stay beside it
+    same = again.signature == exploration.verdict.signature
     print()
     print(f"FOUND: {exploration.verdict.signature}" + (" (flaky: the shrunk schedule did not fail again)" if exploration.flaky else ""))
-    print(exploration.verdict.report)
+    print(again.report if same else exploration.verdict.report)
     print()
     print(f"scenario: {path}")
     print(f"replay:   {replay_command(path, exploration.schedule)}")
-    same = again.signature == exploration.verdict.signature
     print(f"replayed from the file: {'the same failure' if same else f'{again.outcome} {again.signature}'.strip()}")
     return EXIT_FOUND

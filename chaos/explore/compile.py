@@ -193,8 +193,10 @@ class _Story:
         return _step(step, CHECK)
 
     def _restarted(self, args: RestartArgs) -> None:
-        if args.graceful and args.preserve_state:
-            self.snapshot_written = True  # most likely: only a snapshot lets corrupt_state act
+        """Note a snapshot most likely written (no fault at the snapshot write): only then can corrupt_state act."""
+        write_disturbed = any(FAULT_POINTS.get(f.name) == "snapshot.write" for f in self.active.values())
+        if args.graceful and args.preserve_state and not write_disturbed:
+            self.snapshot_written = True
 
     def _held_phases(self, args: RestartArgs) -> list[str]:
         """The phases an active fault keeps this restart in for a while (virtual time passes there)."""

@@ -45,7 +45,7 @@ def write_finding(exploration: Exploration, out_dir: Path) -> Path:
     description = (
         f"Found by exploration (python -m chaos explore --seed {exploration.seed}, after {tally.explored} schedule "
         f"run(s)) and shrunk by hypothesis in {tally.runs - tally.explored} more: {verdict.signature}. "
-        f"Replay: {replay_command(path, schedule)}"
+        f"It replays in sim mode with --seed {schedule.seed}."
     )
     text = scenario_yaml(compile_schedule(schedule).document(name, description))
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,8 @@ that moment, a recovery check, an error of the harness or the orchestrator, a ru
 schedule is inapplicable when a precondition step failed: the phase an intrusion waited for never
 came, or a fault found nothing to act on (no replacement worker at that phase, a worker already
 gone). Those are the compiler's guesses about timing, not the orchestrator's behaviour;
-hypothesis discards such schedules.
+hypothesis discards such schedules (invariants still count, but for those only the story's
+ending can settle).
 
 A finding's signature names what failed in words that stay the same from run to run of one bug
 (the kind of step, the error code it got, whether every fault was healed by then), because
@@ -22,6 +23,9 @@ from chaos.explore.compile import ENDING, PRECONDITION
 
 FAILED = ("failed", "error")
 TIMEOUT_PREFIX = "scenario timeout"
+# Checked at the end, true only once the story's ending ran: a story cut short by a precondition
+# may leave the last restart's phase at `failed`, as the guide documents.
+SETTLED_BY_THE_ENDING = ("phase_settled",)
 
 
 @dataclass(frozen=True)
@@ -38,16 +42,22 @@ class Verdict:
 def judge(result: ScenarioResult, roles: dict[str, str]) -> Verdict:
     if result.outcome in ("passed", "skipped"):
         return Verdict("passed")
-    broken = [failure for failure in result.failures if failure.where == "invariant"]
+    step = _failed_step(result.journal["steps"])
+    role = roles.get(step["loc"]) if step else None
+    broken = [
+        name
+        for failure in result.failures
+        if failure.where == "invariant"
+        for name in [failure.message.split(" broken")[0]]
+        if role != PRECONDITION or name not in SETTLED_BY_THE_ENDING
+    ]
     if broken:
-        return Verdict("finding", f"invariant {broken[0].message.split(' broken')[0]} broken", result.report())
+        return Verdict("finding", f"invariant {broken[0]} broken", result.report())
     timeout = next((f for f in result.failures if f.message.startswith(TIMEOUT_PREFIX)), None)
     if timeout is not None:
         return Verdict("finding", f"hangs: {timeout.message.split(' during')[0]}", result.report())
-    step = _failed_step(result.journal["steps"])
     if step is None:
         return Verdict("finding", f"harness error {_error_type(result.failures[0].message)}", result.report())
-    role = roles.get(step["loc"])
     if role == PRECONDITION:
         return Verdict("inapplicable", f"{step['loc']} {step['kind']}: {step['message']}")
     prefix = "after every fault was healed, " if role == ENDING else ""

@@ -4,13 +4,14 @@ Hypothesis is driven through its public API: `given` a strategy, `settings` (how
 no example database, quiet), `seed` (the same seed draws the same schedules). A finding is raised
 as an exception whose type is made from its signature, so hypothesis tells different failures
 apart and keeps shrinking towards schedules that fail the same way; an inapplicable schedule is
-rejected. Hypothesis runs the shrunk schedule last, so the last finding seen is the minimal one.
+rejected. Hypothesis runs the shrunk schedule last, so the last finding seen is the minimal one;
+a last pass then drops the moves it left that the failure does not need.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import hypothesis
@@ -107,9 +108,25 @@ def explore(
     try:
         one_schedule()
     except ScheduleFailed:
-        pass
+        _drop_unneeded_moves(exploration, run)
     except Flaky:
         exploration.flaky = True
     except Unsatisfiable as exc:
         exploration.note = f"hypothesis gave up: {exc}"
     return exploration
+
+
+def _drop_unneeded_moves(exploration: Exploration, run: Callable[[Schedule], Verdict]) -> None:
+    """Hypothesis's shrinker sometimes keeps a move it simplified to the plainest one (a default
+    restart before the move that matters): drop each move the failure does not need, one at a time."""
+    assert exploration.schedule is not None and exploration.verdict is not None
+    index = 0
+    while index < len(exploration.schedule.moves):
+        moves = exploration.schedule.moves
+        shorter = replace(exploration.schedule, moves=moves[:index] + moves[index + 1 :])
+        verdict = run(shorter)
+        exploration.tally.count(verdict)
+        if verdict.signature == exploration.verdict.signature:
+            exploration.schedule, exploration.verdict = shorter, verdict
+        else:
+            index += 1

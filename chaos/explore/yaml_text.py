@@ -14,7 +14,7 @@ SCHEMA_LINE = "# yaml-language-server: $schema=../schema.json\n"
 FLOW_MAX_CHARS = 90
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]  # libyaml's emitter when present
     pass
 
 

@@ -1,0 +1,53 @@
+"""The generator only makes valid scenarios that sim mode can run, and every story ends in recovery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+
+from chaos.explore.compile import CHECK, ENDING, PRECONDITION, compile_schedule
+from chaos.explore.schedule import Schedule
+from chaos.explore.strategies import schedules
+from chaos.explore.yaml_text import SCHEMA_LINE, scenario_yaml
+from chaos.scenario import load_scenario
+from chaos.scenario.model import ParallelStep
+from chaos.sim.support import sim_blockers
+
+
+def _all_steps(steps: list) -> list:
+    found = []
+    for step in steps:
+        found.append(step)
+        if isinstance(step, ParallelStep):
+            for inner in step.parallel.values():
+                found += _all_steps(inner)
+    return found
+
+
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(schedules(max_moves=8))
+def test_every_schedule_is_a_valid_scenario_sim_mode_runs(schedule: Schedule) -> None:
+    compiled = compile_schedule(schedule)
+    text = scenario_yaml(compiled.document("explored", "generated"))
+    assert text.startswith(SCHEMA_LINE)
+    loaded = load_scenario(Path("explored.yaml"), text)
+    assert loaded.ok, loaded.problems
+    scenario = loaded.scenario
+    assert scenario is not None
+    assert sim_blockers(scenario) == []
+    assert set(compiled.roles.values()) <= {CHECK, ENDING, PRECONDITION}
+    assert len(compiled.roles) == len(_all_steps(scenario.steps))  # every step has a role
+    final_emergency, final_graceful = scenario.steps[-2:]
+    assert final_emergency.restart.graceful is False and not final_emergency.expect
+    assert final_graceful.restart.model_dump(exclude_none=True) == {} and not final_graceful.expect
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(schedules(max_moves=8))
+def test_restarts_expect_success_or_the_codes_they_are_named_after(schedule: Schedule) -> None:
+    for step in _all_steps(load_scenario(Path("x.yaml"), scenario_yaml(compile_schedule(schedule).document("x", "x"))).scenario.steps):
+        if step.name and step.name.startswith("restart, success"):
+            named = sorted(part.split(" ")[0] for part in step.name.split(" or ")[1:])
+            allowed = step.expect["error_code"].one_of[1:] if step.expect else []
+            assert named == sorted(allowed)
