@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -115,9 +114,3 @@ class InProcessWorker(WorkerHandle):
         else:
             raise ValueError(f"the simulator does not model signal {signal.Signals(signum).name}")
 
-
-def worker_factory(armed_file: Path, allocate_pid: Callable[[], int]) -> Callable[[Paths, int], InProcessWorker]:
-    def make(paths: Paths, generation: int) -> InProcessWorker:
-        return InProcessWorker(paths, generation, allocate_pid(), armed_file)
-
-    return make
