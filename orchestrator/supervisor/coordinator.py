@@ -36,6 +36,7 @@ REASONS = (
     "emergency_shutdown",
 )
 START_ATTEMPTS = 2
+FOLD_WAL_TIMEOUT_S = 1.0
 ROLLBACK_TIMEOUT_S = 5.0
 WORKER_REPORT_MARGIN_S = 0.5  # the worker reports what it could not do before the supervisor's deadline
 
@@ -263,7 +264,7 @@ class RestartCoordinator:
             if runtime.settings.early_start:
                 new = await self._ready_replacement(replacement, deadline)
             if keep_old and request.preserve_state:
-                await self._control(old, "control_fold_wal", {}, deadline, check_ok=False)
+                await self._fold_wal(old)
             runtime.buffer.close()
             if keep_old:
                 await self._hand_over(request, old, deadline)
@@ -353,6 +354,15 @@ class RestartCoordinator:
             RestartError.PROCESS_MANAGEMENT_FAILED,
             f"the replacement worker failed to start {START_ATTEMPTS} times: {replacement.error}",
         )
+
+    async def _fold_wal(self, old: WorkerHandle) -> None:
+        """Best effort, briefly: the hand-over's own checkpoint does the work if this cannot, and
+        reports what stops it (a worker that does not answer is found stuck in the hand-over)."""
+        with anyio.move_on_after(FOLD_WAL_TIMEOUT_S):
+            try:
+                await old.control("control_fold_wal", {}, FOLD_WAL_TIMEOUT_S)
+            except (WorkerGone, WorkerCallFailed, TimeoutError) as exc:
+                log.info("WAL not folded before the hand-over: %s", exc)
 
     async def _check_database(self, old: WorkerHandle, deadline: float) -> None:
         """`PRAGMA integrity_check` before anything is disturbed: a damaged database is RESTART_008 up front."""

@@ -46,7 +46,7 @@ async def test_unwritable_state_gives_restart_005_rollback_and_an_intact_snapsho
             assert healed["restore_report"]["used"] == "current_state.json", (case, healed["restore_report"])
 
 
-async def test_full_database_disk_fails_the_restart_instead_of_losing_job_progress(tmp_path, fault):
+async def test_full_database_disk_never_makes_a_restart_lose_job_progress(tmp_path, fault):
     async with live(tmp_path, confine=True) as o:
         assert (await o.restart())["success"]
         snapshot_before = o.orchestrator.paths.current_state.read_bytes()
@@ -60,8 +60,11 @@ async def test_full_database_disk_fails_the_restart_instead_of_losing_job_progre
         result = await o.restart()
         progress_after = (await o.job(task_id))["progress"]
         assert progress_after >= progress, f"the job's progress went back from {progress} to {progress_after}"
-        assert (result["success"], result["error_code"]) == (False, "RESTART_005"), result
-        assert o.orchestrator.paths.current_state.read_bytes() == snapshot_before
+        # Saved in full (the WAL folded before the hand-over has room to be reused), or refused with
+        # the snapshot untouched: never a restart that loses what the job did.
+        if not result["success"]:
+            assert result["error_code"] == "RESTART_005", result
+            assert o.orchestrator.paths.current_state.read_bytes() == snapshot_before
 
 
 async def _progressed(o, task_id: str, at_least: float) -> float | None:
