@@ -24,7 +24,7 @@ from chaos.scenario import load_paths, load_scenario
 CATALOGUE = Path(__file__).resolve().parents[2] / "scenarios"
 SCHEMA_LINE = "# yaml-language-server: $schema=../schema.json"
 PYTEST_MARKS = {"timeout", "skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings", "asyncio", "live"}
-EXAMPLE = CATALOGUE / "issue-5" / "db-lock.yaml"  # early on: a refused restart (error code), a forced one (outcome)
+EXAMPLE = CATALOGUE / "issue-5" / "database-connection-issues.yaml"  # early on: a refused restart (error code), a forced one (outcome)
 
 
 def catalogue() -> list:
