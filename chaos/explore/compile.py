@@ -162,7 +162,8 @@ class _Story:
         return self._reboot(move)
 
     def ending(self) -> list[dict[str, Any]]:
-        steps = [_step({"heal": handle}, ENDING) for handle in self.active]
+        thawed_first = sorted(self.active, key=lambda handle: not _freezes(self.active[handle].name, self.active[handle].params))
+        steps = [_step({"heal": handle}, ENDING) for handle in thawed_first]
         self.active.clear()
         steps.append(_step({"name": "every fault healed, the guide's Force Emergency Restart succeeds",
                             "restart": FINAL_EMERGENCY.arguments()}, ENDING))
@@ -271,6 +272,9 @@ class _Story:
         if not self.active:
             return []
         handle = list(self.active)[pick % len(self.active)]
+        freeze = next((h for h, f in self.active.items() if _freezes(f.name, f.params)), None)
+        if freeze and self.active[handle].name == "hung_task":
+            handle = freeze  # a stuck job is cancelled by a call, which a frozen worker would never answer
         del self.active[handle]
         return [_step({"heal": handle}, CHECK)]
 

@@ -5,8 +5,7 @@ that moment, a recovery check, an error of the harness or the orchestrator, a ru
 schedule is inapplicable when a precondition step failed: the phase an intrusion waited for never
 came, or a fault found nothing to act on (no replacement worker at that phase, a worker already
 gone). Those are the compiler's guesses about timing, not the orchestrator's behaviour;
-hypothesis discards such schedules (the data invariants still count there, the end-state ones
-do not).
+hypothesis discards such schedules.
 
 A finding's signature names what failed in words that stay the same from run to run of one bug
 (the kind of step, the error code it got, whether every fault was healed by then), because
@@ -23,12 +22,12 @@ from chaos.explore.compile import ENDING, PRECONDITION
 
 FAILED = ("failed", "error")
 TIMEOUT_PREFIX = "scenario timeout"
-# End-state invariants, which only a story that reached its ending can be held to: one cut short by
-# a precondition may leave its last restart `failed` (as the guide documents), and the harness gives
-# up on the requests still running beside the failed step, which leaves maintenance mode on (a bug
-# exploration found: a restart whose request is cancelled never ends; reported, not hidden, by the
-# scenario it was shrunk to). The data invariants count in every run.
-SETTLED_BY_THE_ENDING = ("phase_settled", "maintenance_off")
+# End-state invariants hold a story to where its ending leaves it. One cut short by a failed step
+# may leave its last restart `failed` (as the guide documents), and the harness gives up on the
+# requests still running beside the failed step, which leaves maintenance mode on (a bug
+# exploration found: a restart whose request is cancelled never ends). So they count only when no
+# step failed; the failed step is then the finding. The data invariants count in every run.
+END_STATE = ("phase_settled", "maintenance_off")
 
 
 @dataclass(frozen=True)
@@ -46,21 +45,16 @@ def judge(result: ScenarioResult, roles: dict[str, str]) -> Verdict:
     if result.outcome in ("passed", "skipped"):
         return Verdict("passed")
     step = _failed_step(result.journal["steps"])
-    role = roles.get(step["loc"]) if step else None
-    broken = [
-        name
-        for failure in result.failures
-        if failure.where == "invariant"
-        for name in [failure.message.split(" broken")[0]]
-        if role != PRECONDITION or name not in SETTLED_BY_THE_ENDING
-    ]
-    if broken:
-        return Verdict("finding", f"invariant {broken[0]} broken", result.report())
+    broken = [f.message.split(" broken")[0] for f in result.failures if f.where == "invariant"]
+    counted = [name for name in broken if step is None or name not in END_STATE]
+    if counted:
+        return Verdict("finding", f"invariant {counted[0]} broken", result.report())
     timeout = next((f for f in result.failures if f.message.startswith(TIMEOUT_PREFIX)), None)
     if timeout is not None:
         return Verdict("finding", f"hangs: {timeout.message.split(' during')[0]}", result.report())
     if step is None:
         return Verdict("finding", f"harness error {_error_type(result.failures[0].message)}", result.report())
+    role = roles.get(step["loc"])
     if role == PRECONDITION:
         return Verdict("inapplicable", f"{step['loc']} {step['kind']}: {step['message']}")
     prefix = "after every fault was healed, " if role == ENDING else ""
