@@ -26,11 +26,20 @@ from chaos.scenario import Loaded
 RECENT_JOURNALS = 10  # enough to find every scenario after a few runs of subsets (-k)
 
 
+def _modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0  # removed meanwhile: reading it is skipped
+
+
 def recorded_durations(reports: Path | None = None) -> dict[str, float]:
-    """Scenario name -> seconds its latest passing run took, from the newest journals under `reports`."""
+    """Scenario name -> seconds its latest passing run took, from the newest journals under `reports`
+    (by modification time: runs may name their report folders as they like)."""
     reports = default_directory().parent if reports is None else reports
     durations: dict[str, float] = {}
-    for journal in sorted(reports.glob("*/journal.json"), reverse=True)[:RECENT_JOURNALS]:  # timestamped: newest first
+    journals = sorted(reports.glob("*/journal.json"), key=_modified, reverse=True)
+    for journal in journals[:RECENT_JOURNALS]:
         try:
             scenarios = json.loads(journal.read_text())["scenarios"]
         except (OSError, ValueError, KeyError, TypeError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from chaos.engine.batch import longest_first, recorded_durations
@@ -19,15 +20,18 @@ def scenario(tmp_path: Path, name: str, tags: tuple[str, ...] = ()) -> Loaded:
     return loaded
 
 
-def journal(reports: Path, stamp: str, *runs: tuple[str, float, str]) -> None:
-    (reports / stamp).mkdir(parents=True)
+def journal(reports: Path, folder: str, written_at: float, *runs: tuple[str, float, str]) -> None:
+    (reports / folder).mkdir(parents=True)
     scenarios = [{"name": name, "duration_s": seconds, "outcome": outcome} for name, seconds, outcome in runs]
-    (reports / stamp / "journal.json").write_text(json.dumps({"scenarios": scenarios}))
+    path = reports / folder / "journal.json"
+    path.write_text(json.dumps({"scenarios": scenarios}))
+    os.utime(path, (written_at, written_at))
 
 
 def test_recorded_durations_come_from_the_newest_passing_run_of_each_scenario(tmp_path: Path) -> None:
-    journal(tmp_path, "20260101T000000Z", ("a", 30.0, "passed"), ("b", 12.0, "passed"), ("c", 7.0, "passed"))
-    journal(tmp_path, "20260102T000000Z", ("a", 20.0, "passed"), ("b", 3.0, "failed"))  # b stopped early: no measure
+    journal(tmp_path, "20260101T000000Z", 1000.0, ("a", 30.0, "passed"), ("b", 12.0, "passed"), ("c", 7.0, "passed"))
+    # newer, whatever its folder is called; b stopped early, which measures nothing
+    journal(tmp_path, "nightly", 2000.0, ("a", 20.0, "passed"), ("b", 3.0, "failed"))
     (tmp_path / "20260103T000000Z").mkdir()  # a run still writing its reports
     (tmp_path / "20260103T000000Z" / "journal.json").write_text('{"scenar')
     assert recorded_durations(tmp_path) == {"a": 20.0, "b": 12.0, "c": 7.0}
