@@ -25,7 +25,11 @@ def _all_steps(steps: list) -> list:
     return found
 
 
-@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+# Drawing and validating a schedule takes milliseconds, more on a busy machine: no timing health checks.
+GENERATED = settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@GENERATED
 @given(schedules(max_moves=8))
 def test_every_schedule_is_a_valid_scenario_sim_mode_runs(schedule: Schedule) -> None:
     compiled = compile_schedule(schedule)
@@ -43,7 +47,7 @@ def test_every_schedule_is_a_valid_scenario_sim_mode_runs(schedule: Schedule) ->
     assert final_graceful.restart.model_dump(exclude_none=True) == {} and not final_graceful.expect
 
 
-@settings(max_examples=100, deadline=None, database=None)
+@GENERATED
 @given(schedules(max_moves=8))
 def test_restarts_expect_success_or_the_codes_they_are_named_after(schedule: Schedule) -> None:
     for step in _all_steps(load_scenario(Path("x.yaml"), scenario_yaml(compile_schedule(schedule).document("x", "x"))).scenario.steps):
