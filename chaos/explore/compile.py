@@ -202,7 +202,6 @@ class _Story:
     def _held_phases(self, args: RestartArgs) -> list[str]:
         """The phases an active fault keeps this restart in for a while (virtual time passes there)."""
         faults = list(self.active.values())
-
         held: list[str] = []
         if args.graceful and (self.unsuspendable or any(_freezes(f.name, f.params) for f in faults)):
             return held  # refused before any phase (RESTART_003)
@@ -220,9 +219,8 @@ class _Story:
         point = FAULT_POINTS.get(plan.name)
         if point and any(FAULT_POINTS.get(other.name) == point for other in others):
             return False
-        frozen = any(_freezes(other.name, other.params) for other in others)
-        if plan.name == "hung_task":  # a second freeze is no news; a stuck job is started by a call the frozen worker never answers
-            return not frozen
+        if plan.name == "hung_task":  # a second freeze is no news; a stuck job is started by a call a frozen worker never answers
+            return not any(_freezes(other.name, other.params) for other in others)
         if plan.name == "corrupt_state":
             return self.snapshot_written and not any(other.name == "corrupt_state" for other in others)
         return True
@@ -283,10 +281,7 @@ class _Story:
         steps = [_step({"kill_worker": "SIGKILL"}, PRECONDITION)]
         self.worker_disturbed = True
         self.guide_ids.add("recovery.complete.step-5")
-        replaceable = not any(
-            f.name == "replacement_fails" or (f.name == "hung_task" and f.params.get("how") == "sigstop")
-            for f in self.active.values()
-        )
+        replaceable = not any(f.name == "replacement_fails" or _freezes(f.name, f.params) for f in self.active.values())
         if verify_recovery and replaceable:
             steps.append(_step({
                 "name": "the supervisor replaces the killed worker",
