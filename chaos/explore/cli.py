@@ -59,8 +59,10 @@ def _summary(tally: Any) -> str:
 
 
 def explore(args: argparse.Namespace) -> int:
-    """Generate fault schedules, run each in sim mode, check invariants and documented outcomes;
-    shrink the first failure to a scenario file (exit 0: nothing found, 1: a finding)."""
+    """Generate fault schedules, run them in sim mode, shrink the first failure to a scenario file.
+
+    Each schedule's run must keep the invariants and end every restart as the guide documents for
+    the moment. Exit status: 0 nothing found, 1 a finding (its file and replay command are printed)."""
     from chaos.explore.finding import replay, replay_command, write_finding
     from chaos.explore.run import run_schedule
     from chaos.explore.search import explore as search
