@@ -166,7 +166,10 @@ def register_control_tools(app: MCPServer) -> None:
         """Roll back a restart on this worker: jobs run again and maintenance ends."""
         state = serving()
         await state.running_jobs().resume_all()
-        await state.running_jobs().resume_from_database()  # jobs stopped by control_prepare_stop
+        try:
+            await state.running_jobs().resume_from_database()  # jobs stopped by control_prepare_stop
+        except (StoreError, sqlite3.Error) as exc:  # a damaged database is diagnosed by the health check
+            log.error("rollback: jobs could not be resumed from the database: %s", exc)
         state.maintenance = False
         return {"ok": True, "maintenance": False, "jobs": state.running_jobs().stats()}
 

@@ -37,6 +37,8 @@ REASONS = (
 )
 START_ATTEMPTS = 2
 FOLD_WAL_TIMEOUT_S = 1.0
+TRANSACTIONS_SETTLE_S = 2.0
+TRANSACTIONS_POLL_S = 0.02
 ROLLBACK_TIMEOUT_S = 5.0
 WORKER_REPORT_MARGIN_S = 0.5  # the worker reports what it could not do before the supervisor's deadline
 
@@ -240,7 +242,7 @@ class RestartCoordinator:
         runtime.restarting = True  # claimed with no await since the check: two calls cannot both pass
         try:
             if request.graceful and runtime.degraded is None:
-                readiness = await self.readiness()
+                readiness = await self._settled_readiness()
                 if not readiness["ready"]:
                     raise RestartFailure(
                         RestartError.SYSTEM_NOT_READY,
@@ -249,6 +251,21 @@ class RestartCoordinator:
         except BaseException:
             runtime.restarting = False
             raise
+
+    async def _settled_readiness(self) -> dict[str, Any]:
+        """Readiness, letting this worker's own transactions finish first, as the guide's runbook
+        waits for pending transactions: under write load one is nearly always open for a moment.
+        A lock held by another connection, or anything else, is not waited for."""
+        deadline = clock.monotonic() + TRANSACTIONS_SETTLE_S
+        while True:
+            readiness = await self.readiness()
+            database = readiness["checks"]["database"]
+            own_transactions_only = readiness["issues"] and all(
+                issue.endswith("database transaction(s) pending") for issue in readiness["issues"]
+            )
+            if not own_transactions_only or clock.monotonic() >= deadline or database["status"] != "busy":
+                return readiness
+            await anyio.sleep(TRANSACTIONS_POLL_S)
 
     async def _replace(self, request: RestartRequest, old: WorkerHandle | None) -> None:
         runtime, tracker = self.runtime, self.runtime.tracker

@@ -116,7 +116,7 @@ async def test_requests_in_flight_and_arriving_mid_restart_are_answered_exactly_
                 group.start_soon(load, worker)
             result = await call(client, "orchestrator_restart_server", {})
             restarted.set()
-        assert result["success"], result
+        assert result["success"], json.dumps(result)[:1500]
         assert not errors, errors
         titles = [t["title"] for t in await all_tasks(client) if t["parent_id"] is None]
         assert sorted(titles) == sorted(acknowledged), "every acknowledged call applied exactly once"
@@ -151,7 +151,7 @@ async def test_ten_restarts_in_a_row_over_stdio_with_load(base_dir):
             group.start_soon(load)
             for _ in range(10):
                 result = await call(client, "orchestrator_restart_server", {})
-                assert result["success"], result
+                assert result["success"], json.dumps(result)[:1500]
                 pids.append(result["new_worker_pid"])
             done.set()
         assert len(set(pids)) == 10
@@ -322,7 +322,7 @@ async def test_emergency_restart_brings_running_jobs_back_interrupted_and_loses_
         tasks_before = {t["id"] for t in await all_tasks(client)}
         old_pid = (await health(client))["worker_pid"]
         result = await call(client, "orchestrator_restart_server", {"graceful": False, "preserve_state": False, "reason": "emergency_shutdown"})
-        assert result["success"], result
+        assert result["success"], json.dumps(result)[:1500]
         assert not alive(old_pid)
         assert job_status(base_dir, task_id) == "interrupted"
         assert {t["id"] for t in await all_tasks(client)} == tasks_before
