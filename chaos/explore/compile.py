@@ -57,6 +57,7 @@ FAULT_POINTS = {  # sim mode: these faults act at a fault point, one fault per p
     "replacement_fails": "worker.start",
 }
 FINAL_EMERGENCY = RestartArgs(graceful=False, preserve_state=False, reason="emergency_shutdown")
+STEP_NAME_LIMIT = 200  # the schema's
 ALWAYS_COVERED = ("issue-1.solution-2",)  # every story ends with the guide's Force Emergency Restart
 OVERLAP_COVERS = "issue-1.cause-1"
 
@@ -186,6 +187,8 @@ class _Story:
         allowed = causes(situation)
         self.codes.update(allowed)
         name = " or ".join(["restart, success", *(f"{code} ({', '.join(why)})" for code, why in allowed.items())])
+        if len(name) > STEP_NAME_LIMIT:
+            name = " or ".join(["restart, success", *allowed])
         step: dict[str, Any] = {"name": name, "restart": args.arguments()}
         if client:
             step["client"] = client

@@ -7,7 +7,19 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 
 from chaos.explore.compile import CHECK, ENDING, PRECONDITION, compile_schedule
-from chaos.explore.schedule import Schedule
+from chaos.explore.schedule import (
+    FaultPlan,
+    Inject,
+    InjectFault,
+    Intrusion,
+    KillWorker,
+    Now,
+    Overlap,
+    RestartArgs,
+    Schedule,
+    SecondRestart,
+    StartPlan,
+)
 from chaos.explore.strategies import schedules
 from chaos.explore.yaml_text import SCHEMA_LINE, scenario_yaml
 from chaos.scenario import load_scenario
@@ -55,3 +67,21 @@ def test_restarts_expect_success_or_the_codes_they_are_named_after(schedule: Sch
             named = sorted(part.split(" ")[0] for part in step.name.split(" or ")[1:])
             allowed = step.expect["error_code"].one_of[1:] if step.expect else []
             assert named == sorted(allowed)
+
+
+def test_a_restart_with_every_cause_at_once_still_makes_a_valid_step() -> None:
+    frozen = FaultPlan("hung_task", {"how": "sigstop"})
+    schedule = Schedule(
+        StartPlan(unsuspendable_jobs=1),
+        (
+            KillWorker(verify_recovery=False),
+            Inject(FaultPlan("permission_denied")),
+            Inject(FaultPlan("replacement_fails", {"mode": "never_healthy"})),
+            Inject(FaultPlan("hung_task", {"ignore_suspend_s": 20})),
+            Overlap(RestartArgs(), (Intrusion(Now(), SecondRestart(RestartArgs())), Intrusion(Now(), InjectFault(frozen)))),
+        ),
+        seed=0,
+    )
+    compiled = compile_schedule(schedule)
+    assert load_scenario(Path("x.yaml"), scenario_yaml(compiled.document("x", "x"))).ok
+    assert compiled.error_codes == ["RESTART_002", "RESTART_003", "RESTART_004", "RESTART_005", "RESTART_006"]
