@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chaos import guide
-from chaos.explore.outcomes import ActiveFault, Situation, causes
+from chaos.explore.outcomes import Situation, causes
 from chaos.explore.schedule import (
     After,
     AtHeldPhase,
@@ -125,21 +125,21 @@ def _covered(fault: str) -> str | None:
 class _Injection:
     step: dict[str, Any]
     handle: str
-    fault: ActiveFault | None  # what stays active until healed (None: a kill, over at once)
+    fault: FaultPlan | None  # what stays active until healed (None: a kill, over at once)
 
 
 @dataclass
 class _Effects:
     """What the intrusions of one overlap bring to the restarts running with them."""
 
-    faults: list[ActiveFault] = field(default_factory=list)
+    faults: list[FaultPlan] = field(default_factory=list)
     overlapping: bool = False
     disturbed: bool = False
 
 
 class _Story:
     def __init__(self, start: StartPlan):
-        self.active: dict[str, ActiveFault] = {}  # handle -> fault, in injection order
+        self.active: dict[str, FaultPlan] = {}  # handle -> fault, in injection order
         self.injected: Counter[str] = Counter()
         self.worker_disturbed = False
         self.unsuspendable = start.unsuspendable_jobs > 0
@@ -217,7 +217,7 @@ class _Story:
         return held
 
     # -- faults ----------------------------------------------------------------------------
-    def _placeable(self, plan: FaultPlan, pending: list[ActiveFault]) -> bool:
+    def _placeable(self, plan: FaultPlan, pending: list[FaultPlan]) -> bool:
         others = [*self.active.values(), *pending]
         point = FAULT_POINTS.get(plan.name)
         if point and any(FAULT_POINTS.get(other.name) == point for other in others):
@@ -233,7 +233,7 @@ class _Story:
         count = self.injected[name]
         return name if count == 1 else f"{name}_{count}"
 
-    def _inject(self, plan: FaultPlan, pending: list[ActiveFault], phase: str | None = None) -> _Injection | None:
+    def _inject(self, plan: FaultPlan, pending: list[FaultPlan], phase: str | None = None) -> _Injection | None:
         """How to inject `plan` now, with `pending` faults about to be active too (None: it cannot be placed)."""
         if not self._placeable(plan, pending):
             return None
@@ -252,7 +252,7 @@ class _Story:
         covered = _covered(plan.name)
         if covered:
             self.guide_ids.add(covered)
-        lasting = None if plan.name == "worker_crash" else ActiveFault(plan.name, params)  # a kill has nothing to heal
+        lasting = None if plan.name == "worker_crash" else FaultPlan(plan.name, params)  # a kill has nothing to heal
         return _Injection(_step(step, PRECONDITION), handle, lasting)
 
     def _inject_now(self, plan: FaultPlan) -> list[dict[str, Any]]:

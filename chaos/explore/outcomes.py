@@ -21,16 +21,11 @@ A fault without a rule here fails a restart with its own `expected_error_codes` 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from chaos.explore.schedule import FaultPlan
 from chaos.faults import FAULTS
-
-
-@dataclass(frozen=True)
-class ActiveFault:
-    name: str
-    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -39,7 +34,7 @@ class Situation:
 
     graceful: bool = True
     preserve_state: bool = True
-    faults: tuple[ActiveFault, ...] = ()
+    faults: tuple[FaultPlan, ...] = ()
     overlapping_restart: bool = False  # another restart may be running at the same time
     worker_disturbed: bool = False  # the worker was killed, and may not be replaced yet
     unsuspendable_jobs: bool = False  # a job declared unsuspendable may still run

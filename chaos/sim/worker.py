@@ -88,13 +88,6 @@ class InProcessWorker(WorkerHandle):
                 self._calls.discard(call)
         raise WorkerGone(f"worker pid {self.pid} ended while answering {name}: {self.exit_reason}")
 
-    async def stop(self, grace_s: float = 5.0) -> None:
-        self._stop.set()
-        with anyio.move_on_after(grace_s):
-            await self.exited.wait()
-        if self.alive:
-            self.kill()
-
     def kill(self, reason: str | None = None) -> None:
         if self._scope is not None and self.alive:
             self._mark_exited(reason or f"worker pid {self.pid} killed")

@@ -38,6 +38,7 @@ REASONS = (
 START_ATTEMPTS = 2
 FOLD_WAL_TIMEOUT_S = 1.0
 TRANSACTIONS_SETTLE_S = 2.0
+OWN_TRANSACTIONS_PENDING = "database transaction(s) pending"  # the readiness issue waited for
 TRANSACTIONS_POLL_S = 0.02
 ROLLBACK_TIMEOUT_S = 5.0
 WORKER_REPORT_MARGIN_S = 0.5  # the worker reports what it could not do before the supervisor's deadline
@@ -134,7 +135,7 @@ class RestartCoordinator:
         if database.get("write_lock_held_elsewhere"):
             issues.append("database has a pending transaction: another connection holds a write lock")
         elif pending:
-            issues.append(f"{pending} database transaction(s) pending")
+            issues.append(f"{pending} {OWN_TRANSACTIONS_PENDING}")
         active_count = int(jobs.get("running", 0)) + int(jobs.get("suspended", 0))
         return {
             "ready": not issues,
@@ -259,11 +260,10 @@ class RestartCoordinator:
         deadline = clock.monotonic() + TRANSACTIONS_SETTLE_S
         while True:
             readiness = await self.readiness()
-            database = readiness["checks"]["database"]
             own_transactions_only = readiness["issues"] and all(
-                issue.endswith("database transaction(s) pending") for issue in readiness["issues"]
+                issue.endswith(OWN_TRANSACTIONS_PENDING) for issue in readiness["issues"]
             )
-            if not own_transactions_only or clock.monotonic() >= deadline or database["status"] != "busy":
+            if not own_transactions_only or clock.monotonic() >= deadline:
                 return readiness
             await anyio.sleep(TRANSACTIONS_POLL_S)
 

@@ -154,7 +154,7 @@ class WorkerHandle:
         self._stop.set()
         with anyio.move_on_after(grace_s):
             await self.exited.wait()
-        if self.pid and process_state(self.pid) not in (None, "Z", "X"):
+        if self.process_running():
             self.kill()
 
     def kill(self) -> None:

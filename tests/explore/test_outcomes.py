@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from chaos.explore.outcomes import ActiveFault, Situation, allowed_codes, causes
+from chaos.explore.outcomes import Situation, allowed_codes, causes
+from chaos.explore.schedule import FaultPlan
 
-DISK_FULL = ActiveFault("disk_full")
-HUNG = ActiveFault("hung_task", {"ignore_suspend_s": 20})
-FROZEN = ActiveFault("hung_task", {"how": "sigstop"})
+DISK_FULL = FaultPlan("disk_full")
+HUNG = FaultPlan("hung_task", {"ignore_suspend_s": 20})
+FROZEN = FaultPlan("hung_task", {"how": "sigstop"})
 
 
 def test_a_quiet_moment_allows_only_success() -> None:
     assert allowed_codes(Situation()) == []
-    assert allowed_codes(Situation(faults=(ActiveFault("corrupt_state", {"damage": "garbage"}),))) == []
+    assert allowed_codes(Situation(faults=(FaultPlan("corrupt_state", {"damage": "garbage"}),))) == []
 
 
 def test_state_faults_bite_only_when_a_snapshot_is_written() -> None:
     assert allowed_codes(Situation(faults=(DISK_FULL,))) == ["RESTART_005"]
     assert allowed_codes(Situation(preserve_state=False, faults=(DISK_FULL,))) == []
-    assert allowed_codes(Situation(graceful=False, faults=(DISK_FULL, ActiveFault("slow_io", {"seconds": 45})))) == []
+    assert allowed_codes(Situation(graceful=False, faults=(DISK_FULL, FaultPlan("slow_io", {"seconds": 45})))) == []
 
 
 def test_an_emergency_restart_waits_for_no_task_and_needs_no_ready_worker() -> None:
@@ -28,7 +29,7 @@ def test_an_emergency_restart_waits_for_no_task_and_needs_no_ready_worker() -> N
 
 
 def test_replacements_that_fail_and_overlaps() -> None:
-    never = ActiveFault("replacement_fails", {"mode": "never_healthy"})
+    never = FaultPlan("replacement_fails", {"mode": "never_healthy"})
     assert allowed_codes(Situation(graceful=False, faults=(never,))) == ["RESTART_004", "RESTART_006"]
     assert causes(Situation(overlapping_restart=True, faults=(HUNG,))) == {
         "RESTART_002": ["overlapping restart"],
@@ -37,4 +38,4 @@ def test_replacements_that_fail_and_overlaps() -> None:
 
 
 def test_faults_without_a_rule_allow_their_own_expected_codes() -> None:
-    assert allowed_codes(Situation(faults=(ActiveFault("restart_in_progress"),))) == ["RESTART_002"]
+    assert allowed_codes(Situation(faults=(FaultPlan("restart_in_progress"),))) == ["RESTART_002"]
