@@ -52,7 +52,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                      help="live (default): real processes and faults; sim: supervisor and workers in this process on a "
                      "virtual clock, faults at fault points, runs in milliseconds and replays exactly from --seed "
                      "(scenarios that need real processes are skipped, with the reason)")
-    run.add_argument("--seed", type=int, default=0, metavar="N", help="sim mode: the seed of every random choice (default 0)")
+    run.add_argument("--seed", type=int, metavar="N", help="sim mode: the seed of every random choice (default: each scenario's sim_seed, else 0)")
     run.set_defaults(run=cmd_run)
 
     validate = subparsers.add_parser(
@@ -141,7 +141,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = RunOptions(workdir=args.workdir, keep=args.keep, mode=args.mode, seed=args.seed)
     try:
         if args.mode == "sim":
-            print(f"simulating {len(selected)} scenario(s), seed {args.seed}")
+            seeds = "each scenario's own seed" if args.seed is None else f"seed {args.seed}"
+            print(f"simulating {len(selected)} scenario(s), {seeds}")
             results = run_all_simulated(selected, options, reporter)
         else:
             print(f"running {len(selected)} scenario(s), {args.jobs} at a time")
@@ -175,5 +176,5 @@ def _command_line(args: argparse.Namespace) -> str:
     if args.jobs != 1:
         words += ["--jobs", str(args.jobs)]
     if args.mode == "sim":
-        words += ["--mode", "sim", "--seed", str(args.seed)]
+        words += ["--mode", "sim"] + ([] if args.seed is None else ["--seed", str(args.seed)])
     return shlex.join(words)

@@ -8,6 +8,7 @@ parallel runs never share a file, and shell steps run there.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,12 +112,24 @@ class Run:
 
     # -- calls -------------------------------------------------------------------------------
     async def call(
-        self, client: Client, client_name: str, tool: str, arguments: dict[str, Any], loc: Loc, timeout_s: float
+        self,
+        client: Client,
+        client_name: str,
+        tool: str,
+        arguments: dict[str, Any],
+        loc: Loc,
+        timeout_s: float,
+        give_up_after_s: float | None = None,
     ) -> dict[str, Any]:
-        """Call a tool, recording it; StepFailed if no answer came (the call's outcome is then unknown)."""
+        """Call a tool, recording it; StepFailed if no answer came (the call's outcome is then unknown).
+        A client that gives up cancels its request (the SDK tells the server) and gets {gave_up: true}."""
         record = self.history.invoke(client_name, tool, arguments, dotted(loc))
         try:
-            result = await client.call_tool(tool, arguments, read_timeout_seconds=timeout_s)
+            with anyio.move_on_after(give_up_after_s if give_up_after_s is not None else math.inf) as patience:
+                result = await client.call_tool(tool, arguments, read_timeout_seconds=timeout_s)
+            if patience.cancelled_caught:
+                History.unanswered(record, TimeoutError(f"the client gave up after {give_up_after_s:g}s"))
+                return {"gave_up": True, "after_s": give_up_after_s}
         except anyio.get_cancelled_exc_class() as exc:
             History.unanswered(record, exc)
             raise

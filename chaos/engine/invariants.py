@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
+
 from chaos import checks
 from chaos.checks import Verdict
 from chaos.engine.context import Run
 from chaos.scenario.source import Loc
+from orchestrator import clock
 from orchestrator.config import Paths
 
 CHECK_CLIENT = "check"
@@ -44,7 +47,23 @@ async def live_verdicts(run: Run, names: list[str], loc: Loc) -> list[Verdict]:
     if "maintenance_off" in wanted or "phase_settled" in wanted:
         status = await run.call(run.client(0, loc), CHECK_CLIENT, "orchestrator_restart_status", {}, loc, 60)
         verdicts += [judge(status) for name, judge in STATUS_CHECKS.items() if name in wanted]
+    if "one_worker" in wanted:
+        verdicts.append(await one_worker(run.server.processes, run.server.supervisor))
     return verdicts
+
+
+async def one_worker(processes: Any, supervisor: int | None) -> Verdict:
+    """A replaced worker is stopped in the background (politely, then by force after its grace
+    period), so two children may coexist for a moment; a second one that stays is a leak."""
+    deadline = clock.monotonic() + WORKER_STOP_SETTLE_S
+    workers = processes.children(supervisor)
+    while len(workers) > 1 and clock.monotonic() < deadline:
+        await anyio.sleep(0.05)
+        workers = processes.children(supervisor)
+    detail = f"supervisor pid {supervisor} runs worker(s) {workers}"
+    if len(workers) > 1:
+        detail += f" after {WORKER_STOP_SETTLE_S:.0f}s: a replaced or duplicate worker was never stopped"
+    return Verdict("one_worker", len(workers) <= 1, detail)
 
 
 def file_verdicts(run: Run, names: list[str]) -> list[Verdict]:
@@ -68,4 +87,5 @@ def leftover_verdicts(run: Run, names: list[str]) -> list[Verdict]:
 STATUS_CHECKS = {"maintenance_off": checks.maintenance_off, "phase_settled": checks.phase_settled}
 FILE_CHECKS = ("snapshot_valid", "database_integrity")
 LEFTOVER_CHECKS = {"no_stray_processes": checks.no_stray_processes, "no_stray_mounts": checks.no_stray_mounts}
-LIVE_ONLY = ("nothing_lost_or_twice", *STATUS_CHECKS)
+LIVE_ONLY = ("nothing_lost_or_twice", *STATUS_CHECKS, "one_worker")
+WORKER_STOP_SETTLE_S = 15.0  # the old worker's stop: prepare (5 s grace) then SIGTERM/SIGKILL (5 s grace)

@@ -46,7 +46,7 @@ class RunOptions:
     workdir: Path | None = None  # where each scenario's own directory is made (default: the system temp dir)
     keep: bool = False  # keep the directory of a passing scenario too
     mode: str = "live"  # or "sim": supervisor and workers in-process, virtual time (chaos.sim)
-    seed: int = 0  # sim mode: the seed of every random choice; the same seed replays the same run
+    seed: int | None = None  # sim mode: the seed of every random choice (None: each scenario's sim_seed, else 0)
 
     def scenario_root(self, name: str) -> Path:
         """A new directory for one run. Simulated runs get a fixed one (named by seed), so that paths in

@@ -99,7 +99,8 @@ async def execute(run: Run, step: Step, loc: Loc) -> Any:
     try:
         result = await HANDLERS[kind](run, step, loc)
         if isinstance(step, ResultStep):
-            expected = expectations_for(step.expect, step.error_code, DEFAULT_EXPECT.get(kind))
+            gave_up = isinstance(result, dict) and result.get("gave_up") is True
+            expected = expectations_for(step.expect, step.error_code, None if gave_up else DEFAULT_EXPECT.get(kind))
             mismatches = check(result, expected, run.scope(), (*loc, "expect"))
             if step.error_code:  # what the shorthand expands to was said on the `error_code:` line
                 mismatches = [
@@ -216,14 +217,14 @@ async def _kill_worker(run: Run, step: KillWorkerStep, loc: Loc) -> dict[str, An
 async def _call(run: Run, step: CallStep, loc: Loc) -> dict[str, Any]:
     client = run.client(step.client, loc)
     arguments = substitute(step.args, run.scope())
-    return await run.call(client, f"c{step.client}", step.call, arguments, loc, step.timeout)
+    return await run.call(client, f"c{step.client}", step.call, arguments, loc, step.timeout, step.give_up_after)
 
 
 @handles("restart")
 async def _restart(run: Run, step: RestartStep, loc: Loc) -> dict[str, Any]:
     client = run.client(step.client, loc)
     arguments = step.restart.model_dump(exclude_none=True) if step.restart else {}
-    return await run.call(client, f"c{step.client}", RESTART_TOOL, arguments, loc, step.timeout)
+    return await run.call(client, f"c{step.client}", RESTART_TOOL, arguments, loc, step.timeout, step.give_up_after)
 
 
 @handles("wait")

@@ -69,7 +69,7 @@ class Compiled:
     guide_ids: list[str]
     error_codes: list[str]
 
-    def document(self, name: str, description: str) -> dict[str, Any]:
+    def document(self, name: str, description: str, sim_seed: int = 0) -> dict[str, Any]:
         covers: dict[str, list[str]] = {"guide": self.guide_ids}
         if self.error_codes:
             covers["error_codes"] = self.error_codes
@@ -79,6 +79,7 @@ class Compiled:
             "covers": covers,
             "tags": ["explored"],
             "seed": 0,  # made-up content independent of the name, so a renamed finding replays the same
+            "sim_seed": sim_seed,
             "timeout": SCENARIO_TIMEOUT_S,
             "steps": self.steps,
         }

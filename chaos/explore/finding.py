@@ -45,9 +45,9 @@ def write_finding(exploration: Exploration, out_dir: Path) -> Path:
     description = (
         f"Found by exploration (python -m chaos explore --seed {exploration.seed}, after {tally.explored} schedule "
         f"run(s)) and shrunk by hypothesis in {tally.runs - tally.explored} more: {verdict.signature}. "
-        f"It replays in sim mode with --seed {schedule.seed}."
+        f"It replays in sim mode with its sim_seed, {schedule.seed}."
     )
-    text = scenario_yaml(compile_schedule(schedule).document(name, description))
+    text = scenario_yaml(compile_schedule(schedule).document(name, description, schedule.seed))
     out_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     loaded(path.read_text(), path)  # raises if the validator refuses it

@@ -38,10 +38,11 @@ INVARIANTS = (
     "database_integrity",
     "maintenance_off",
     "phase_settled",
+    "one_worker",
     "no_stray_processes",
     "no_stray_mounts",
 )
-LIVE_INVARIANTS = INVARIANTS[:5]  # the others are about leftovers, so only the end of a run can judge them
+LIVE_INVARIANTS = INVARIANTS[:6]  # the others are about leftovers, so only the end of a run can judge them
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
@@ -140,6 +141,12 @@ class Step(Strict):
     name: str | None = Field(None, max_length=200, description="a label for the journal and the report")
 
 
+GIVE_UP = (
+    "the client stops waiting after this many seconds and cancels its request, as an impatient client does; "
+    "the result is then {gave_up: true} and the step passes unless `expect` says otherwise"
+)
+
+
 class ResultStep(Step):
     """A step with a result (a tool's response, a shell command's exit and output, a pid...)."""
 
@@ -199,6 +206,7 @@ class CallStep(ResultStep):
     args: Arguments = Field(default_factory=dict)
     client: int = Field(0, ge=0, description="which client calls (0 = the first)")
     timeout: Seconds = Field(120, description="seconds to wait for the response")
+    give_up_after: Seconds | None = Field(None, description=GIVE_UP)
 
 
 class RestartArgs(Strict):
@@ -217,6 +225,7 @@ class RestartStep(ResultStep):
     )
     client: int = Field(0, ge=0)
     timeout: Seconds = Field(330, description="seconds to wait for the response")
+    give_up_after: Seconds | None = Field(None, description=GIVE_UP)
 
 
 class WaitStep(Step):
@@ -372,6 +381,7 @@ class Invariants(Strict):
     database_integrity: bool = Field(True, description="PRAGMA integrity_check says ok")
     maintenance_off: bool = Field(True, description="maintenance mode is off")
     phase_settled: bool = Field(True, description="restart phase is idle or complete")
+    one_worker: bool = Field(True, description="the supervisor runs at most one worker once a replaced one has stopped")
     no_stray_processes: bool = Field(True, description="no process of this run outlives it")
     no_stray_mounts: bool = Field(True, description="no mount under this run's directory outlives it")
 
@@ -385,6 +395,9 @@ class Scenario(Strict):
     )
     seed: int | None = Field(None, description="seed for made-up content (default: derived from the name)")
     timeout: Seconds = Field(300, description="seconds the steps may take in total")
+    sim_seed: int | None = Field(
+        None, ge=0, description="sim mode: the seed this story replays with unless --seed says otherwise (exploration writes the one it found a failure at)"
+    )
     not_in_sim: str | None = Field(
         None, min_length=10, description="why sim mode cannot run this story (it needs something only real processes have)"
     )

@@ -9,6 +9,7 @@ seed gives the same journal, byte for byte.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -46,6 +47,8 @@ def _seed_scheduler(seed: int) -> None:
 
 def run_simulated(loaded: Loaded, options: RunOptions, reporter: Reporter | None = None) -> ScenarioResult:
     assert loaded.scenario is not None
+    if options.seed is None:  # the scenario's own seed: an explored finding replays as it was found
+        options = dataclasses.replace(options, seed=loaded.scenario.sim_seed or 0)
     blockers = sim_blockers(loaded.scenario)
     if blockers:
         result = skipped_result(loaded, blockers, options.seed)

@@ -162,6 +162,8 @@ class RestartCoordinator:
 
     # -- restart ---------------------------------------------------------------------------
     async def restart(self, request: RestartRequest) -> dict[str, Any]:
+        """Admit a restart, then carry it out in the supervisor's own task group: once begun, a
+        restart runs to its end (complete, or rolled back) even if its caller stops waiting."""
         started = clock.utc_now()
         try:
             await self._admit(request)
@@ -169,6 +171,30 @@ class RestartCoordinator:
             # The guide's symptom for every restart that does not start: "Failed to initiate shutdown".
             refusal = RestartFailure(refusal.error, f"Failed to initiate shutdown: {refusal.message}")
             return self._respond(request, started, refusal, refused=True, old=self.runtime.worker)
+        done = anyio.Event()
+        outcome: dict[str, Any] = {}
+
+        async def carry_out() -> None:
+            try:
+                outcome["response"] = await self._carry_out(request, started)
+            except Exception as exc:  # handed to the caller, as if the restart ran in its task
+                outcome["error"] = exc
+            except anyio.get_cancelled_exc_class():
+                outcome["error"] = RuntimeError("restart abandoned: the supervisor is shutting down")
+                raise
+            except BaseException as exc:  # the supervisor itself ends (a simulated process exit)
+                outcome["error"] = exc
+                raise
+            finally:
+                done.set()
+
+        self.runtime.task_group.start_soon(carry_out)
+        await done.wait()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["response"]
+
+    async def _carry_out(self, request: RestartRequest, started: datetime) -> dict[str, Any]:
         self._last_restore = None
         tracker = self.runtime.tracker
         tracker.begin(self.expected_duration_s(request))
@@ -181,23 +207,26 @@ class RestartCoordinator:
             self.runtime.buffer.overflows = 0  # the guide's "clear buffers" also clears the degraded state
         old = self.runtime.worker
         failure: RestartFailure | None = None
-        with anyio.CancelScope() as scope:
-            self._scope = scope
-            try:
-                await self._replace(request, old)
-            except RestartFailure as exc:
-                failure = exc
-        if scope.cancelled_caught:
-            failure = RestartFailure(
-                RestartError.ALREADY_IN_PROGRESS, "pre-empted by an emergency restart while stuck"
-            )
-        self._scope = None
+        succeeded, outcome = False, "restart abandoned: the supervisor is shutting down"
         try:
+            with anyio.CancelScope() as scope:
+                self._scope = scope
+                try:
+                    await self._replace(request, old)
+                except RestartFailure as exc:
+                    failure = exc
+            if scope.cancelled_caught:
+                failure = RestartFailure(
+                    RestartError.ALREADY_IN_PROGRESS, "pre-empted by an emergency restart while stuck"
+                )
             if failure is not None:
                 tracker.note_error(failure.message)
-            message = "restart complete" if failure is None else f"restart failed: {failure.message}"
-            tracker.finish(failure is None, message)
+            succeeded = failure is None
+            outcome = "restart complete" if failure is None else f"restart failed: {failure.message}"
         finally:
+            # Maintenance mode ends and held requests go on however the restart ended.
+            self._scope = None
+            tracker.finish(succeeded, outcome)
             self.runtime.restarting = False
             self.runtime.buffer.open()
         current = self.runtime.worker
@@ -242,6 +271,7 @@ class RestartCoordinator:
                 )
         runtime.restarting = True  # claimed with no await since the check: two calls cannot both pass
         try:
+            await self._wait_for_crash_recovery(request)
             if request.graceful and runtime.degraded is None:
                 readiness = await self._settled_readiness()
                 if not readiness["ready"]:
@@ -252,6 +282,18 @@ class RestartCoordinator:
         except BaseException:
             runtime.restarting = False
             raise
+
+    async def _wait_for_crash_recovery(self, request: RestartRequest) -> None:
+        """A crash recovery already replacing the worker finishes first (no new one starts while a
+        restart is claimed), so exactly one of them installs a worker, and the restart replaces it."""
+        try:
+            await self.runtime.recovery_finished(request.timeout)
+        except TimeoutError:
+            raise RestartFailure(
+                RestartError.ALREADY_IN_PROGRESS,
+                f"a crash recovery is still replacing the worker after {request.timeout}s; "
+                "wait for it to finish, then restart again",
+            ) from None
 
     async def _settled_readiness(self) -> dict[str, Any]:
         """Readiness, letting this worker's own transactions finish first, as the guide's runbook

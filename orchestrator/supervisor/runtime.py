@@ -95,6 +95,7 @@ class Runtime:
         self._in_flight: dict[int, int] = {}
         self._drained: dict[int, anyio.Event] = {}
         self._recovering = anyio.Lock()
+        self._recovery_tried_for: WorkerHandle | None = None
         self.first_worker_ready = anyio.Event()
 
     # -- workers ---------------------------------------------------------------------------
@@ -134,8 +135,9 @@ class Runtime:
     async def recover(self, failed: WorkerHandle, why: str) -> None:
         """Replace a worker that died outside a restart; requests wait in the buffer meanwhile."""
         async with self._recovering:
-            if self.worker is not failed or self.restarting:
-                return
+            if self.worker is not failed or self.restarting or self._recovery_tried_for is failed:
+                return  # replaced meanwhile, a restart will replace it, or a recovery already failed
+            self._recovery_tried_for = failed
             log.error("%s; starting a replacement", why)
             started = clock.monotonic()
             self.buffer.close()
@@ -151,9 +153,11 @@ class Runtime:
                         if replacement is not None:
                             replacement.kill()
                         replacement = None
+                        why = str(exc) or (
+                            f"no answer within the worker start timeout ({self.settings.worker_start_timeout_s:g}s)"
+                        )
                         error = RestartFailure(
-                            RestartError.PROCESS_MANAGEMENT_FAILED,
-                            f"replacement worker failed after a crash: {exc}",
+                            RestartError.PROCESS_MANAGEMENT_FAILED, f"replacement worker failed after a crash: {why}"
                         )
                 if replacement is not None:
                     self.install(replacement)
@@ -175,6 +179,12 @@ class Runtime:
                     new_worker_pid=replacement.pid if replacement else None,
                 )
             )
+
+    async def recovery_finished(self, timeout_s: float) -> None:
+        """Wait until no crash recovery is under way."""
+        with anyio.fail_after(timeout_s):
+            async with self._recovering:
+                pass
 
     # -- in-flight tracking ---------------------------------------------------------------
     def in_flight(self, handle: WorkerHandle) -> int:

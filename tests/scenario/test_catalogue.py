@@ -36,7 +36,7 @@ def catalogue() -> list:
 def test_every_catalogue_file_is_valid_and_starts_with_the_schema_line() -> None:
     loaded = catalogue()
     directories = {Path(item.source.name).parent.name for item in loaded}
-    assert directories == {"checklist", "errors", "incidents", "prevention", *(f"issue-{n}" for n in range(1, 6))}
+    assert directories == {"checklist", "errors", "explored", "incidents", "prevention", *(f"issue-{n}" for n in range(1, 6))}
     problems = [str(problem) for item in loaded for problem in item.problems]
     assert not problems, "\n".join(problems)
     for item in loaded:
@@ -56,6 +56,10 @@ def test_each_scenario_names_the_guide_section_of_its_directory() -> None:
             assert scenario.covers.error_codes, f"{item.source.name}: an errors/ scenario names its error code"
         elif section == "incidents":
             assert len(ids) >= 3, f"{item.source.name}: an incident combines several guide items"
+        elif section == "explored":
+            assert "explored" in scenario.tags and scenario.sim_seed is not None, (
+                f"{item.source.name}: an explored finding is tagged `explored` and replays with its sim_seed"
+            )
         else:
             assert any(i == section or i.startswith(section + ".") for i in ids), (
                 f"{item.source.name}: covers nothing of section {section!r}: {ids}"

@@ -22,7 +22,7 @@ LOADED, _ = load_paths([str(CATALOGUE)])
 
 @pytest.mark.parametrize("loaded", LOADED, ids=[item.source.name.split("scenarios/")[-1] for item in LOADED])
 def test_each_catalogue_scenario_passes_in_sim_mode_or_says_why_it_cannot_run(loaded, tmp_path):
-    result = run_simulated(loaded, RunOptions(workdir=tmp_path, mode="sim", seed=0))
+    result = run_simulated(loaded, RunOptions(workdir=tmp_path, mode="sim"))
     if result.outcome == "skipped":
         reason = result.journal["notes"][0]["text"]
         assert "not run in sim mode: " in reason and len(reason) > len("not run in sim mode: ") + 10
