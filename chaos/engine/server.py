@@ -24,7 +24,7 @@ from mcp.client.stdio import stdio_client as stdio_transport
 
 from chaos import ownership
 from chaos.faults.base import FaultContext
-from chaos.live import HttpOrchestrator, child_pids, stdio_client
+from chaos.live import HttpOrchestrator, call, child_pids, stdio_client
 from chaos.namespace import Confinement
 from orchestrator import lockfile
 from orchestrator.config import Paths
@@ -122,8 +122,13 @@ class Server:
         return self.supervisor is not None and os.path.exists(f"/proc/{self.supervisor}")
 
     async def worker_pid(self) -> int | None:
-        """The worker serving now: the supervisor's oldest child (a replacement is younger)."""
+        """The worker serving now. With two children (a restart under way, or the old worker of one
+        just done still stopping) only the supervisor knows which one serves, so it is asked."""
         pids = child_pids(self.supervisor) if self.running and self.supervisor else []
+        if len(pids) > 1 and self.clients:
+            health = await call(self.clients[0], "orchestrator_health_check", {"include_database_status": False}, 60)
+            if health.get("worker_pid") in pids:
+                return health["worker_pid"]
         return pids[0] if pids else None
 
     def fault_context(self, call_tool: CallTool | None) -> FaultContext:

@@ -5,7 +5,8 @@ miss the restart). It may fail only with a code whose cause, as the guide's erro
 gives it, is present at that moment:
 
 - RESTART_002 "another restart operation is already running": it overlaps another restart (the
-  later one is refused, or a stuck one is pre-empted by an emergency restart).
+  later one is refused, or a stuck one is pre-empted by an emergency restart), or a graceful one
+  waits out its timeout for a crash recovery whose replacements fail (an emergency one pre-empts it).
 - RESTART_003 "blocking conditions prevent restart": a graceful restart while the worker is down
   or frozen, or runs a job that cannot be suspended.
 - RESTART_004 "operation took longer than specified timeout": a hung task or a frozen worker
@@ -58,7 +59,10 @@ def _hung_task(params: dict[str, Any], situation: Situation) -> tuple[str, ...]:
 
 
 def _replacement_fails(params: dict[str, Any], situation: Situation) -> tuple[str, ...]:
-    return ("RESTART_004", "RESTART_006") if params.get("mode") == "never_healthy" else ("RESTART_006",)
+    codes = ("RESTART_004", "RESTART_006") if params.get("mode") == "never_healthy" else ("RESTART_006",)
+    if situation.worker_disturbed and situation.graceful:
+        codes += ("RESTART_002",)  # the crash recovery of the killed worker outlasts the restart's wait
+    return codes
 
 
 FAULT_RULES: dict[str, Rule] = {

@@ -284,15 +284,18 @@ class RestartCoordinator:
             raise
 
     async def _wait_for_crash_recovery(self, request: RestartRequest) -> None:
-        """A crash recovery already replacing the worker finishes first (no new one starts while a
-        restart is claimed), so exactly one of them installs a worker, and the restart replaces it."""
+        """A crash recovery under way finishes first (no new one starts while a restart is claimed),
+        so exactly one of them installs a worker; an emergency restart pre-empts it instead, as the
+        guide's answer to RESTART_002."""
+        if not request.graceful:
+            self.runtime.preempt_recovery()
         try:
             await self.runtime.recovery_finished(request.timeout)
         except TimeoutError:
             raise RestartFailure(
                 RestartError.ALREADY_IN_PROGRESS,
-                f"a crash recovery is still replacing the worker after {request.timeout}s; "
-                "wait for it to finish, then restart again",
+                f"a crash recovery is still replacing the worker after {request.timeout}s; wait for it, "
+                "or force an emergency restart (graceful=false), which takes its place",
             ) from None
 
     async def _settled_readiness(self) -> dict[str, Any]:

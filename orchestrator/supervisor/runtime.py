@@ -96,6 +96,7 @@ class Runtime:
         self._drained: dict[int, anyio.Event] = {}
         self._recovering = anyio.Lock()
         self._recovery_tried_for: WorkerHandle | None = None
+        self._recovery: anyio.CancelScope | None = None  # of the crash recovery under way
         self.first_worker_ready = anyio.Event()
 
     # -- workers ---------------------------------------------------------------------------
@@ -133,7 +134,8 @@ class Runtime:
             await self.recover(handle, f"worker pid {handle.pid} exited unexpectedly ({handle.exit_reason})")
 
     async def recover(self, failed: WorkerHandle, why: str) -> None:
-        """Replace a worker that died outside a restart; requests wait in the buffer meanwhile."""
+        """Replace a worker that died outside a restart; requests wait in the buffer meanwhile. An
+        emergency restart may pre-empt it (`preempt_recovery`), and then replaces the worker itself."""
         async with self._recovering:
             if self.worker is not failed or self.restarting or self._recovery_tried_for is failed:
                 return  # replaced meanwhile, a restart will replace it, or a recovery already failed
@@ -141,30 +143,19 @@ class Runtime:
             log.error("%s; starting a replacement", why)
             started = clock.monotonic()
             self.buffer.close()
-            error: RestartFailure | None = None
-            replacement = None
+            replacement: WorkerHandle | None = None
+            error: RestartFailure | None = RestartFailure(
+                RestartError.ALREADY_IN_PROGRESS, "crash recovery pre-empted by an emergency restart"
+            )
             try:
-                for _attempt in range(2):
-                    try:
-                        replacement = await self.spawn_worker()
-                        await self.activate(replacement, "snapshot", self.settings.worker_start_timeout_s)
-                        break
-                    except (WorkerGone, WorkerCallFailed, TimeoutError, RestartFailure) as exc:
-                        if replacement is not None:
-                            replacement.kill()
-                        replacement = None
-                        why = str(exc) or (
-                            f"no answer within the worker start timeout ({self.settings.worker_start_timeout_s:g}s)"
-                        )
-                        error = RestartFailure(
-                            RestartError.PROCESS_MANAGEMENT_FAILED, f"replacement worker failed after a crash: {why}"
-                        )
+                with anyio.CancelScope() as self._recovery:
+                    replacement, error = await self._start_recovered_worker()
                 if replacement is not None:
                     self.install(replacement)
-                    error = None
-                else:
+                elif not self._recovery.cancelled_caught:
                     self.degraded = error
             finally:
+                self._recovery = None
                 self.buffer.open()
             self.history.append(
                 HistoryEntry(
@@ -179,6 +170,32 @@ class Runtime:
                     new_worker_pid=replacement.pid if replacement else None,
                 )
             )
+
+    async def _start_recovered_worker(self) -> tuple[WorkerHandle | None, RestartFailure | None]:
+        """Two attempts at a worker restored from the last snapshot and the database."""
+        error: RestartFailure | None = None
+        for _attempt in range(2):
+            replacement = None
+            try:
+                replacement = await self.spawn_worker()
+                await self.activate(replacement, "snapshot", self.settings.worker_start_timeout_s)
+            except BaseException as exc:
+                if replacement is not None:
+                    replacement.kill()  # started, but not restored (or the recovery was pre-empted)
+                if not isinstance(exc, WorkerGone | WorkerCallFailed | TimeoutError | RestartFailure):
+                    raise
+                why = str(exc) or f"no answer within the worker start timeout ({self.settings.worker_start_timeout_s:g}s)"
+                error = RestartFailure(
+                    RestartError.PROCESS_MANAGEMENT_FAILED, f"replacement worker failed after a crash: {why}"
+                )
+            else:
+                return replacement, None
+        return None, error
+
+    def preempt_recovery(self) -> None:
+        """An emergency restart takes the place of a crash recovery under way."""
+        if self._recovery is not None:
+            self._recovery.cancel()
 
     async def recovery_finished(self, timeout_s: float) -> None:
         """Wait until no crash recovery is under way."""
