@@ -100,6 +100,8 @@ class Run:
         }
 
     def running_server(self, loc: Loc) -> Server:
+        if self.server is not None and self.server.crash:
+            raise StepFailed(f"the orchestrator is not running: {self.server.crash} (see supervisor.stderr.log)", loc)
         if self.server is None or not self.server.running:
             raise StepFailed("no orchestrator is running at this step (add a `start` step before it)", loc)
         return self.server

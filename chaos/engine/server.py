@@ -61,6 +61,7 @@ class Server:
         self.clients: list[Client] = []
         self.http: HttpOrchestrator | None = None
         self.supervisor: int | None = None
+        self.crash: str | None = None  # sim only: a live supervisor that dies is a process exit its clients see
         self._release: anyio.Event | None = None
         self._released = anyio.Event()
 

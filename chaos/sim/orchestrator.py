@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import traceback
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 from mcp import Client
 
+from chaos.engine.server import STDERR_LOG
 from chaos.faults.base import FaultContext
 from chaos.sim.processes import SimulatedProcesses
 from chaos.sim.worker import InProcessWorker
@@ -70,6 +72,7 @@ class SimulatedOrchestrator:
         self._runtime: Any = None
         self._release: anyio.Event | None = None
         self._released = anyio.Event()
+        self.crash: str | None = None  # why the supervisor ended on its own, if it did
 
     url = None
     confine = None  # no mount namespace: disk faults fail at fault points
@@ -99,6 +102,7 @@ class SimulatedOrchestrator:
         paths = self.paths
         note = lockfile.acquire(paths.lock_file)  # LockHeld if another orchestrator holds it, as live
         self.supervisor = self.processes.allocate_supervisor()
+        started = False
         try:
             async with AsyncExitStack() as stack:
                 stack.enter_context(server_log(paths))
@@ -113,7 +117,18 @@ class SimulatedOrchestrator:
                 for _ in range(clients):
                     self.clients.append(await stack.enter_async_context(Client(supervisor.server)))
                 task_status.started()
+                started = True
                 await self._release.wait()
+        except Exception as exc:
+            if not started:
+                raise  # start() reports it
+            # The supervisor crashed: as a live one's process would, it is gone, its traceback on stderr.
+            cause: BaseException = exc
+            while isinstance(cause, BaseExceptionGroup) and len(cause.exceptions) == 1:
+                cause = cause.exceptions[0]  # the task groups it passed through wrap it
+            self.crash = f"the supervisor crashed: {cause!r}"
+            with open(self.base / STDERR_LOG, "a", encoding="utf-8") as stderr:
+                traceback.print_exception(exc, file=stderr)
         finally:
             self._release.set()
             lockfile.release(paths.lock_file)

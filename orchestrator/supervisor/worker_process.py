@@ -126,14 +126,16 @@ class WorkerHandle:
         client = self._client
         if client is None or not self.alive:
             raise WorkerGone(f"worker generation {self.generation} is not running")
+        try:
+            session = client.session
+        except RuntimeError as exc:  # the connection closed a moment ago: not entered any more
+            raise WorkerGone(f"worker generation {self.generation}: {exc}") from exc
         request = CallToolRequest(params=CallToolRequestParams(name=name, arguments=arguments))
         try:
             # Not `client.call_tool`: on the first call of each tool on a new worker, it lists the tools
             # and compiles a validator for the output schema, inside a restart's held window. The worker
             # is our own code, and the end client validates what it receives anyway.
-            return await client.session.send_request(
-                request, CallToolResult, request_read_timeout_seconds=timeout_s
-            )
+            return await session.send_request(request, CallToolResult, request_read_timeout_seconds=timeout_s)
         except MCPError as exc:
             if not self.alive or "closed" in str(exc).lower():
                 raise WorkerGone(str(exc)) from exc

@@ -8,6 +8,7 @@ from pathlib import Path
 from chaos.engine import RunOptions
 from chaos.scenario import load_paths
 from chaos.sim.run import run_simulated
+from orchestrator.supervisor.runtime import Runtime
 from tests.scenario.support import cli
 
 HUNG_RESTART = """\
@@ -111,3 +112,28 @@ def test_a_failure_in_sim_mode_prints_the_replay_command_with_its_seed(tmp_path,
     out = capsys.readouterr().out
     assert f"reproduce: python -m chaos run {scenario} --mode sim --seed 4" in out
     assert 'expected: "RESTART_005"' in out and 'actual:   "RESTART_004"' in out
+
+
+SUPERVISOR_CRASH = """\
+name: sim-supervisor-crash
+description: the supervisor itself fails while it replaces a killed worker
+covers: {guide: [recovery.complete.step-5]}
+steps:
+  - start: {}
+  - kill_worker: SIGKILL
+  - sleep: 1
+    why: the supervisor notices the crash and fails in its recovery
+  - call: orchestrator_health_check
+"""
+
+
+def test_a_supervisor_that_crashes_fails_its_scenario_with_the_traceback_as_a_live_process_would(tmp_path, monkeypatch):
+    async def broken_recovery(self, failed, why):
+        raise RuntimeError("recovery broke")
+
+    monkeypatch.setattr(Runtime, "recover", broken_recovery)
+    result = simulate_file(write(tmp_path, SUPERVISOR_CRASH), seed=0, workdir=tmp_path / "runs")
+    assert result.outcome == "failed", result.report()
+    assert "the orchestrator is not running: the supervisor crashed: RuntimeError('recovery broke')" in result.report()
+    assert result.kept_dir is not None
+    assert "RuntimeError: recovery broke" in (Path(result.kept_dir) / "base" / "supervisor.stderr.log").read_text()
