@@ -20,6 +20,7 @@ from chaos.coverage import matrix, render_text
 from chaos.engine import RunOptions
 from chaos.engine.batch import run_all
 from chaos.engine.select import ExpressionError, select
+from chaos.interrupt import interruptible
 from chaos.journal import RunInfo
 from chaos.report import default_directory, write_reports
 from chaos.report.console import ConsoleReporter, summary_table
@@ -146,7 +147,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             results = run_all_simulated(selected, options, reporter)
         else:
             print(f"running {len(selected)} scenario(s), {args.jobs} at a time")
-            results = anyio.run(run_all, selected, args.jobs, options, reporter)
+            results = anyio.run(interruptible, run_all, selected, args.jobs, options, reporter)
     except KeyboardInterrupt:
         print("interrupted: every orchestrator this run started was stopped", file=sys.stderr)
         return 130

@@ -14,6 +14,7 @@ from pathlib import Path
 import anyio
 
 from chaos.faults import create
+from chaos.interrupt import interruptible
 from chaos.live import http_orchestrator, until_serving
 from chaos.namespace import Confinement
 from chaos.ownership import RUN_ID
@@ -41,4 +42,4 @@ async def main(base: Path) -> None:
 
 
 if __name__ == "__main__":
-    anyio.run(main, Path(sys.argv[1]))
+    anyio.run(interruptible, main, Path(sys.argv[1]))  # Ctrl-C as `python -m chaos run` takes it
