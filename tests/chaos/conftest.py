@@ -12,6 +12,10 @@ LEFTOVER_WAIT_S = 15.0
 
 @pytest.fixture(autouse=True)
 async def nothing_left_behind():
-    """After each test (its faults healed, its orchestrators stopped): no process or mount of ours."""
+    """After each test (its faults healed, its orchestrators stopped): no process or mount of ours
+    that it started. One that an earlier test leaked fails that test only, not every one after it."""
+    before = set(leftovers())
     yield
-    await wait_until(lambda: not leftovers(), LEFTOVER_WAIT_S, "every process and mount of this run to be gone")
+    await wait_until(
+        lambda: not set(leftovers()) - before, LEFTOVER_WAIT_S, "every process and mount this test started to be gone"
+    )
