@@ -41,6 +41,7 @@ TRANSACTIONS_SETTLE_S = 2.0
 OWN_TRANSACTIONS_PENDING = "database transaction(s) pending"  # the readiness issue waited for
 TRANSACTIONS_POLL_S = 0.02
 ROLLBACK_TIMEOUT_S = 5.0
+ABANDONED = "restart abandoned: the supervisor is shutting down"
 WORKER_REPORT_MARGIN_S = 0.5  # the worker reports what it could not do before the supervisor's deadline
 
 
@@ -180,7 +181,7 @@ class RestartCoordinator:
             except Exception as exc:  # handed to the caller, as if the restart ran in its task
                 outcome["error"] = exc
             except anyio.get_cancelled_exc_class():
-                outcome["error"] = RuntimeError("restart abandoned: the supervisor is shutting down")
+                outcome["error"] = RuntimeError(ABANDONED)
                 raise
             except BaseException as exc:  # the supervisor itself ends (a simulated process exit)
                 outcome["error"] = exc
@@ -207,7 +208,7 @@ class RestartCoordinator:
             self.runtime.buffer.overflows = 0  # the guide's "clear buffers" also clears the degraded state
         old = self.runtime.worker
         failure: RestartFailure | None = None
-        succeeded, outcome = False, "restart abandoned: the supervisor is shutting down"
+        succeeded, outcome = False, ABANDONED
         try:
             with anyio.CancelScope() as scope:
                 self._scope = scope
