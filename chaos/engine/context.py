@@ -8,7 +8,6 @@ parallel runs never share a file, and shell steps run there.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -127,7 +126,7 @@ class Run:
         A client that gives up cancels its request (the SDK tells the server) and gets {gave_up: true}."""
         record = self.history.invoke(client_name, tool, arguments, dotted(loc))
         try:
-            with anyio.move_on_after(give_up_after_s if give_up_after_s is not None else math.inf) as patience:
+            with anyio.move_on_after(give_up_after_s) as patience:  # None: the client waits for `timeout_s`
                 result = await client.call_tool(tool, arguments, read_timeout_seconds=timeout_s)
             if patience.cancelled_caught:
                 History.unanswered(record, TimeoutError(f"the client gave up after {give_up_after_s:g}s"))

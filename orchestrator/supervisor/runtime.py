@@ -144,15 +144,17 @@ class Runtime:
             started = clock.monotonic()
             self.buffer.close()
             replacement: WorkerHandle | None = None
-            error: RestartFailure | None = RestartFailure(
-                RestartError.ALREADY_IN_PROGRESS, "crash recovery pre-empted by an emergency restart"
-            )
+            error: RestartFailure | None = None
             try:
                 with anyio.CancelScope() as self._recovery:
                     replacement, error = await self._start_recovered_worker()
-                if replacement is not None:
+                if self._recovery.cancelled_caught:
+                    error = RestartFailure(
+                        RestartError.ALREADY_IN_PROGRESS, "crash recovery pre-empted by an emergency restart"
+                    )
+                elif replacement is not None:
                     self.install(replacement)
-                elif not self._recovery.cancelled_caught:
+                else:
                     self.degraded = error
             finally:
                 self._recovery = None
