@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import anyio
+
+from orchestrator import clock
 
 T = TypeVar("T")
 
@@ -21,8 +22,11 @@ async def wait_until(
     what: str,
     interval_s: float = 0.02,
 ) -> T:
-    """Poll `check` until it returns something truthy; return that, or raise ConditionTimeout."""
-    deadline = time.monotonic() + timeout_s
+    """Poll `check` until it returns something truthy; return that, or raise ConditionTimeout.
+
+    The deadline is on the event loop's clock, as the sleeps are: in sim mode both are virtual, so a
+    wait that times out does so at the same virtual moment on every machine."""
+    deadline = clock.monotonic() + timeout_s
     last: object = None
     while True:
         outcome = check()
@@ -31,6 +35,6 @@ async def wait_until(
         if outcome:
             return outcome  # type: ignore[return-value]
         last = outcome
-        if time.monotonic() >= deadline:
+        if clock.monotonic() >= deadline:
             raise ConditionTimeout(f"timed out after {timeout_s}s waiting for {what} (last value {last!r})")
         await anyio.sleep(interval_s)

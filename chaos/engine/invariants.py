@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
-
 from chaos import checks
 from chaos.checks import Verdict
 from chaos.engine.context import Run
 from chaos.scenario.source import Loc
-from orchestrator import clock
+from chaos.waiting import ConditionTimeout, wait_until
 from orchestrator.config import Paths
 
 CHECK_CLIENT = "check"
@@ -55,15 +53,18 @@ async def live_verdicts(run: Run, names: list[str], loc: Loc) -> list[Verdict]:
 async def one_worker(processes: Any, supervisor: int | None) -> Verdict:
     """A replaced worker is stopped in the background (politely, then by force after its grace
     period), so two children may coexist for a moment; a second one that stays is a leak."""
-    deadline = clock.monotonic() + WORKER_STOP_SETTLE_S
-    workers = processes.children(supervisor)
-    while len(workers) > 1 and clock.monotonic() < deadline:
-        await anyio.sleep(0.05)
+
+    def at_most_one() -> tuple[list[int]] | None:
         workers = processes.children(supervisor)
-    detail = f"supervisor pid {supervisor} runs worker(s) {workers}"
-    if len(workers) > 1:
-        detail += f" after {WORKER_STOP_SETTLE_S:.0f}s: a replaced or duplicate worker was never stopped"
-    return Verdict("one_worker", len(workers) <= 1, detail)
+        return (workers,) if len(workers) <= 1 else None
+
+    try:
+        (workers,) = await wait_until(at_most_one, WORKER_STOP_SETTLE_S, "the replaced worker to stop", interval_s=0.05)
+    except ConditionTimeout:
+        workers = processes.children(supervisor)
+        detail = f"after {WORKER_STOP_SETTLE_S:.0f}s: a replaced or duplicate worker was never stopped"
+        return Verdict("one_worker", False, f"supervisor pid {supervisor} runs worker(s) {workers} {detail}")
+    return Verdict("one_worker", True, f"supervisor pid {supervisor} runs worker(s) {workers}")
 
 
 def file_verdicts(run: Run, names: list[str]) -> list[Verdict]:
