@@ -224,9 +224,9 @@ def processes_under(directory: Path) -> list[tuple[int, str]]:
     return found
 
 
-def no_stray_processes(directory: Path) -> Verdict:
-    strays = processes_under(directory)
-    detail = "; ".join(f"pid {pid}: {cmd}" for pid, cmd in strays) or f"no process refers to {directory}"
+def no_stray_processes(strays: list[tuple[int, str]], where: str) -> Verdict:
+    """`strays`: (pid, command) of the run's processes still running; `where`: how they were looked for."""
+    detail = "; ".join(f"pid {pid}: {cmd}" for pid, cmd in strays) or f"none left: {where}"
     return Verdict("no_stray_processes", not strays, detail)
 
 

@@ -16,7 +16,7 @@ import anyio
 from anyio.abc import TaskGroup
 from mcp import Client
 
-from chaos.checks import History
+from chaos.checks import History, processes_under
 from chaos.engine.content import Content, seed_for
 from chaos.engine.server import Server, scratch_dir
 from chaos.faults.base import Fault, FaultContext
@@ -71,6 +71,7 @@ class Run:
         self.faults: dict[str, ActiveFault] = {}
         self.loads: dict[str, Load] = {}
         self.background: TaskGroup | None = None
+        self.simulated_processes: Any = None  # sim mode: the process table of every orchestrator of this run
         self.reporter: Any = None  # lifecycle.Reporter: told of every finished step
 
     def step_done(self, record: StepRecord) -> None:
@@ -78,6 +79,13 @@ class Run:
             self.reporter.step_finished(self.scenario.name, record)
 
     # -- addressing --------------------------------------------------------------------------
+    def strays(self) -> list[tuple[int, str]]:
+        """This run's processes still running, as (pid, command): live, any process naming its
+        directory (a scan of /proc); simulated, the simulator's own process table."""
+        if self.simulated_processes is not None:
+            return self.simulated_processes.alive()
+        return processes_under(self.root)
+
     @property
     def paths(self) -> Paths:
         """The orchestrator's files as it sees them now (through its namespace when it runs confined)."""
@@ -156,9 +164,9 @@ class Run:
         has no transport, mount namespace or environment of its own: scenarios it cannot run are skipped
         before they start, see chaos.sim.support)."""
         if self.mode == "sim":
-            from chaos.sim.orchestrator import (
-                SimulatedOrchestrator,  # trio and freezegun only when simulating
-            )
+            from chaos.sim.orchestrator import FIRST_PID, SimulatedOrchestrator  # trio, freezegun: sim only
+            from chaos.sim.processes import SimulatedProcesses
 
-            return SimulatedOrchestrator(self.base, args, scratch_dir(self.base) / "faultpoints.json")
+            self.simulated_processes = self.simulated_processes or SimulatedProcesses(FIRST_PID)
+            return SimulatedOrchestrator(self.base, args, scratch_dir(self.base) / "faultpoints.json", self.simulated_processes)
         return Server(self.base, transport, args, env, confine, protocol)

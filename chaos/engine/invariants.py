@@ -82,11 +82,16 @@ def file_verdicts(run: Run, names: list[str]) -> list[Verdict]:
 
 
 def leftover_verdicts(run: Run, names: list[str]) -> list[Verdict]:
-    return [judge(run.root) for name, judge in LEFTOVER_CHECKS.items() if name in names]
+    verdicts = []
+    if "no_stray_processes" in names:
+        where = "in the simulator's process table" if run.mode == "sim" else f"no process refers to {run.root}"
+        verdicts.append(checks.no_stray_processes(run.strays(), where))
+    if "no_stray_mounts" in names:
+        verdicts.append(checks.no_stray_mounts(run.root))
+    return verdicts
 
 
 STATUS_CHECKS = {"maintenance_off": checks.maintenance_off, "phase_settled": checks.phase_settled}
 FILE_CHECKS = ("snapshot_valid", "database_integrity")
-LEFTOVER_CHECKS = {"no_stray_processes": checks.no_stray_processes, "no_stray_mounts": checks.no_stray_mounts}
 LIVE_ONLY = ("nothing_lost_or_twice", *STATUS_CHECKS, "one_worker")
 WORKER_STOP_SETTLE_S = 15.0  # the old worker's stop: prepare (5 s grace) then SIGTERM/SIGKILL (5 s grace)

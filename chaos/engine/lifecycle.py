@@ -173,6 +173,8 @@ async def _cleanup(run: Run) -> None:
             run.journal.note(f"healing {handle} failed during cleanup: {exc}")
     if run.server is not None:
         await run.server.stop()
+    if run.mode == "sim":
+        return  # no real process was started; the leftover check reads the simulator's table
     for pid, command in processes_under(run.root):
         try:
             ownership.signal_ours(pid, signal.SIGKILL)

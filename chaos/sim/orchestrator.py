@@ -61,11 +61,11 @@ def server_log(paths: Paths) -> Iterator[None]:
 class SimulatedOrchestrator:
     transport = "sim"
 
-    def __init__(self, base: Path, args: list[str], faultpoints_file: Path):
+    def __init__(self, base: Path, args: list[str], faultpoints_file: Path, processes: SimulatedProcesses | None = None):
         self.base = base
         self.settings = settings_from(build_parser().parse_args(args))
         self.faultpoints = faultpoints_file
-        self.processes = SimulatedProcesses(FIRST_PID)
+        self.processes = processes or SimulatedProcesses(FIRST_PID)  # a run's orchestrators share one table
         self.clients: list[Client] = []
         self.supervisor: int | None = None
         self._workers: list[InProcessWorker] = []

@@ -61,6 +61,12 @@ class SimulatedProcesses:
         worker.signal(signum)
         return True
 
+    def alive(self) -> list[tuple[int, str]]:
+        """Every simulated process still running, as (pid, what it is): none should outlive a run."""
+        supervisors = [(pid, "simulated supervisor") for pid in sorted(self._supervisors)]
+        workers = [(pid, f"simulated worker of supervisor {self._parents[pid]}") for pid in sorted(self._workers) if self.state(pid)]
+        return supervisors + workers
+
     def children(self, pid: int | None) -> list[int]:
         return sorted(child for child, parent in self._parents.items() if parent == pid and self.state(child))
 

@@ -117,12 +117,13 @@ def test_status_checks() -> None:
 def test_a_process_left_in_the_run_directory_is_found(tmp_path: Path) -> None:
     process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], cwd=tmp_path)
     try:
-        assert checks.no_stray_processes(tmp_path).ok is False
-        assert str(process.pid) in checks.no_stray_processes(tmp_path).detail
+        verdict = checks.no_stray_processes(checks.processes_under(tmp_path), "scan")
+        assert verdict.ok is False
+        assert str(process.pid) in verdict.detail
     finally:
         process.kill()
         process.wait()
-    assert checks.no_stray_processes(tmp_path).ok
+    assert checks.no_stray_processes(checks.processes_under(tmp_path), "scan").ok
 
 
 def test_no_mounts_under_a_fresh_directory(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from chaos.engine import RunOptions
 from chaos.scenario import load_paths
 from chaos.sim.run import run_simulated
+from chaos.sim.worker import InProcessWorker
 from orchestrator.supervisor.runtime import Runtime
 from tests.scenario.support import cli
 
@@ -137,3 +138,26 @@ def test_a_supervisor_that_crashes_fails_its_scenario_with_the_traceback_as_a_li
     assert "the orchestrator is not running: the supervisor crashed: RuntimeError('recovery broke')" in result.report()
     assert result.kept_dir is not None
     assert "RuntimeError: recovery broke" in (Path(result.kept_dir) / "base" / "supervisor.stderr.log").read_text()
+
+
+MINIMAL = """\
+name: sim-minimal
+description: start and one restart
+covers: {guide: [issue-3.solution-1]}
+steps:
+  - start: {}
+  - restart: {}
+    expect: {phase: complete}
+"""
+
+
+def test_the_stray_process_check_reads_the_simulators_table(tmp_path, monkeypatch):
+    passed = simulate_file(write(tmp_path, MINIMAL), seed=0, workdir=tmp_path / "clean")
+    assert passed.outcome == "passed", passed.report()
+    verdict = next(v for v in passed.journal["invariants"] if v["name"] == "no_stray_processes")
+    assert verdict["detail"] == "none left: in the simulator's process table"
+
+    monkeypatch.setattr(InProcessWorker, "_mark_exited", lambda self, reason: None)  # no worker ever ends
+    failed = simulate_file(write(tmp_path, MINIMAL), seed=0, workdir=tmp_path / "stray")
+    assert failed.outcome == "failed"
+    assert "no_stray_processes broken: pid 5000002: simulated worker of supervisor 5000001" in failed.report()
