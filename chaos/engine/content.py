@@ -6,6 +6,7 @@ times one request was applied.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from typing import Any
 
@@ -20,9 +21,16 @@ def seed_for(name: str, seed: int | None) -> int:
 
 class Content:
     def __init__(self, seed: int):
-        self.faker = Faker()
-        self.faker.seed_instance(seed)
+        self.seed = seed
         self.counter = 0
+
+    @functools.cached_property
+    def faker(self) -> Faker:
+        """Made on first use: building one costs more than a whole simulated restart's I/O, and many
+        runs plan no task."""
+        faker = Faker()
+        faker.seed_instance(self.seed)
+        return faker
 
     def plan(self, subtasks: int, job: dict[str, Any] | None = None, marker: str = "task") -> dict[str, Any]:
         """Arguments for orchestrator_plan_task; `job` is attached to the first subtask."""
