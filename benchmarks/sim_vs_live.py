@@ -1,12 +1,17 @@
-"""Sim mode against live mode on the same restart workload, side by side in one run; full sweeps timed.
+"""Sim mode against live mode, side by side in one run, on two workloads; full sweeps timed.
 
-The workload is the sweep's (chaos.sweep.workload) with nothing injected: start, two tasks and a
-running job, a restart, the measured restart with a client call during it, the invariants, one
-more restart and the invariants again. Sim runs it in this process on a virtual clock; live runs
-it against real supervisor and worker processes (stdio), as `python -m chaos run` does. Printed:
-runs/s of each (sim also per CPU second, i.e. on one core, whatever else the machine is doing),
-and the ratio. Then `python -m chaos sweep` and `python -m chaos sweep --crash` are timed as a
-user runs them (interpreter start included).
+1. The sweep's workload (chaos.sweep.workload) with nothing injected: start, two tasks and a
+   running job, a restart, the measured restart with a client call during it, the invariants, one
+   more restart and the invariants again.
+2. The smallest catalogue-style scenario (MINIMAL_SCENARIO: start, one graceful restart, the
+   invariants), run through the scenario engine as `python -m chaos run` runs it.
+
+Sim runs each in this process on a virtual clock; live runs it against real supervisor and worker
+processes (stdio). Printed: runs/s of each (sim also per CPU second, i.e. on one core, whatever
+else the machine is doing), and the ratio. For the scenario, also the SDK's floor: what one tool
+call on the SDK's in-memory transport costs (a no-op tool), times the MCP requests a simulated run
+makes, i.e. the most runs per CPU second the SDK alone leaves room for. Then `python -m chaos sweep`
+and `python -m chaos sweep --crash` are timed as a user runs them (interpreter start included).
 
     .venv/bin/python -m benchmarks.sim_vs_live [--sim-runs 20] [--live-runs 3] [--no-sweeps]
 """
@@ -23,14 +28,30 @@ import time
 from pathlib import Path
 
 import anyio
+from mcp import Client
+from mcp.client.session import ClientSession
+from mcp.server.mcpserver import MCPServer
 
+from chaos.engine import RunOptions
+from chaos.engine.lifecycle import run_scenario
 from chaos.engine.server import Server
+from chaos.scenario import Loaded, load_scenario
+from chaos.sim.run import run_simulated, simulate
 from chaos.sweep.runner import SweepConfig, run_one
 from chaos.sweep.schedule import DiskImage, IoError, NthOperation
 from chaos.sweep.workload import RestartWorkload
 from orchestrator.faultpoints import IO_KINDS
 
 VARIANT = "graceful"
+MINIMAL_SCENARIO = """\
+name: bench-minimal
+description: the smallest catalogue-style scenario, start, one graceful restart, the invariants
+covers: {guide: [issue-3.solution-1]}
+steps:
+  - start: {}
+  - restart: {}
+    expect: {phase: complete}
+"""
 
 
 def live_server(base: Path) -> Server:
@@ -65,6 +86,72 @@ def live_rate(runs: int) -> float:
     return runs / (time.perf_counter() - started)
 
 
+def minimal_scenario(directory: Path) -> Loaded:
+    path = directory / "bench-minimal.yaml"
+    path.write_text(MINIMAL_SCENARIO)
+    loaded = load_scenario(path)
+    assert loaded.scenario is not None, loaded.problems
+    return loaded
+
+
+def scenario_sim_rates(loaded: Loaded, workdir: Path, runs: int) -> tuple[float, float]:
+    """(runs per wall second, runs per CPU second) of the scenario in sim mode."""
+    options = RunOptions(workdir=workdir, mode="sim", seed=0)
+    assert run_simulated(loaded, options).outcome == "passed"  # first-use caches out of the measurement
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(runs):
+        result = run_simulated(loaded, options)
+        assert result.outcome == "passed", result.report()
+    return runs / (time.perf_counter() - wall), runs / (time.process_time() - cpu)
+
+
+def scenario_live_rate(loaded: Loaded, workdir: Path, runs: int) -> float:
+    started = time.perf_counter()
+    for _ in range(runs):
+        result = anyio.run(run_scenario, loaded, RunOptions(workdir=workdir))
+        assert result.outcome == "passed", result.report()
+    return runs / (time.perf_counter() - started)
+
+
+def requests_per_sim_run(loaded: Loaded, workdir: Path) -> int:
+    """MCP requests one simulated run makes (clients to the supervisor, supervisor to its workers),
+    counted by wrapping the SDK's public ClientSession.send_request for this one run."""
+    count = 0
+    original = ClientSession.send_request
+
+    async def counted(self: ClientSession, *args: object, **kwargs: object) -> object:
+        nonlocal count
+        count += 1
+        return await original(self, *args, **kwargs)
+
+    ClientSession.send_request = counted  # type: ignore[method-assign]
+    try:
+        run_simulated(loaded, RunOptions(workdir=workdir, mode="sim", seed=0))
+    finally:
+        ClientSession.send_request = original  # type: ignore[method-assign]
+    return count
+
+
+def sdk_call_cost(calls: int) -> float:
+    """CPU seconds of one tool call through the SDK's in-memory transport to a tool that does nothing,
+    on the simulator's event loop."""
+    app = MCPServer("floor")
+
+    @app.tool()
+    def ping() -> str:
+        return "pong"
+
+    async def timed() -> float:
+        async with Client(app) as client:
+            await client.call_tool("ping", {})
+            started = time.process_time()
+            for _ in range(calls):
+                await client.call_tool("ping", {})
+            return (time.process_time() - started) / calls
+
+    return simulate(timed, seed=0)
+
+
 def timed_sweep(*flags: str) -> tuple[float, int]:
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "chaos", "sweep", *flags], capture_output=True, check=False)
@@ -78,11 +165,29 @@ def main() -> None:
     parser.add_argument("--no-sweeps", action="store_true", help="do not time the full sweeps")
     args = parser.parse_args()
     logging.disable(logging.CRITICAL)
+    print("sweep workload (two tasks, a job, three restarts, invariants twice):", flush=True)
     sim_wall, sim_cpu = sim_rates(args.sim_runs)
-    print(f"sim:  {sim_wall:6.2f} runs/s ({sim_cpu:.2f} per CPU second) over {args.sim_runs} runs", flush=True)
+    print(f"  sim:  {sim_wall:6.2f} runs/s ({sim_cpu:.2f} per CPU second) over {args.sim_runs} runs", flush=True)
     live = live_rate(args.live_runs)
-    print(f"live: {live:6.2f} runs/s over {args.live_runs} runs", flush=True)
-    print(f"sim/live: {sim_wall / live:.1f}x (per CPU second of sim: {sim_cpu / live:.1f}x)", flush=True)
+    print(f"  live: {live:6.2f} runs/s over {args.live_runs} runs", flush=True)
+    print(f"  sim/live: {sim_wall / live:.1f}x (per CPU second of sim: {sim_cpu / live:.1f}x)", flush=True)
+    with tempfile.TemporaryDirectory(prefix="sim-vs-live-") as scratch:
+        directory = Path(scratch)
+        loaded = minimal_scenario(directory)
+        print("minimal scenario (start, one graceful restart, the invariants):", flush=True)
+        wall, cpu = scenario_sim_rates(loaded, directory / "sim", args.sim_runs)
+        print(f"  sim:  {wall:6.2f} runs/s ({cpu:.2f} per CPU second) over {args.sim_runs} runs", flush=True)
+        live = scenario_live_rate(loaded, directory / "live", args.live_runs)
+        print(f"  live: {live:6.2f} runs/s over {args.live_runs} runs", flush=True)
+        print(f"  sim/live: {wall / live:.1f}x (per CPU second of sim: {cpu / live:.1f}x)", flush=True)
+        requests, call_s = requests_per_sim_run(loaded, directory / "count"), sdk_call_cost(200)
+        floor_s = requests * call_s
+        print(
+            f"  the SDK's floor: a no-op tool call in memory costs {call_s * 1e3:.2f} ms of CPU; a run makes "
+            f"{requests} MCP requests: {floor_s * 1e3:.1f} ms, at most {1 / floor_s:.0f} runs per CPU second "
+            f"(the run takes {1e3 / cpu:.1f} ms)",
+            flush=True,
+        )
     if not args.no_sweeps:
         for flags in ((), ("--crash",)):
             seconds, code = timed_sweep(*flags)
