@@ -35,7 +35,7 @@ DEFAULT_PATHS = ["scenarios"]
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     run = subparsers.add_parser(
         "run",
-        help="run scenarios against live orchestrators with real faults (exit 0 only if all pass)",
+        help="Run scenarios against live orchestrators with real faults, or simulated (--mode sim).",
         description="Run scenario files (or every *.yaml under directories) against live orchestrators: each in its "
         "own directory and port, with real processes and faults. Shows progress and a summary table, and writes "
         "junit.xml, journal.json and report.html. Exit status: 0 all passed, 1 some failed, 2 invalid scenario "
@@ -58,16 +58,17 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
 
     validate = subparsers.add_parser(
         "validate",
-        help="check scenario files; report every problem at once with file:line (exit 0 only if all are valid)",
+        help="Check scenario files; report every problem at once, with file:line.",
         description="Check scenario files against the schema (scenarios/schema.json) and the story rules; every "
-        "problem in every file is reported as file:line:column: what was expected.",
+        "problem in every file is reported as file:line:column: what was expected. Exit status: 0 all valid, 1 "
+        "some problem.",
     )
     validate.add_argument("paths", nargs="*", default=DEFAULT_PATHS, metavar="PATH", help="files or directories (default: scenarios)")
     validate.set_defaults(run=cmd_validate)
 
     coverage = subparsers.add_parser(
         "coverage",
-        help="which guide sections and error codes the scenarios cover",
+        help="Which guide sections and error codes the scenarios cover.",
         description="List every item of the troubleshooting guide (chaos.guide ids) with the scenarios that cover it.",
     )
     coverage.add_argument("paths", nargs="*", default=DEFAULT_PATHS, metavar="PATH", help="files or directories (default: scenarios)")
