@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-EXIT_CLEAN, EXIT_FOUND = 0, 1
+EXIT_CLEAN, EXIT_FOUND, EXIT_INTERRUPTED = 0, 1, 130
 PROGRESS_EVERY_S = 10.0
 
 
@@ -34,6 +34,9 @@ def configure_explore(parser: argparse.ArgumentParser) -> None:
                         help="the exploration's seed: the same seed draws the same schedules (default: a new one, printed)")
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="where a finding's scenario file goes (default: reports/explore-<UTC time>/)")
+    parser.add_argument("--jobs", "-j", type=_positive, default=1, metavar="N",
+                        help="explore on N cores: the searches --seed S, ..., --seed S+N-1 side by side, sharing out "
+                        "the schedules; the first finding stops them all (default 1)")
     parser.add_argument("--max-steps", type=_positive, default=6, metavar="K",
                         help="at most K moves between the start and the final recovery (default 6)")
 
@@ -43,8 +46,10 @@ class Progress:
 
     def __init__(self) -> None:
         self.last = 0.0
+        self.tally: Any = None  # the latest, for the summary of an interrupted exploration
 
     def __call__(self, tally: Any) -> None:
+        self.tally = tally
         if tally.seconds - self.last >= PROGRESS_EVERY_S:
             self.last = tally.seconds
             print(f"  {_summary(tally)}", flush=True)
@@ -62,23 +67,35 @@ def explore(args: argparse.Namespace) -> int:
     """Generate fault schedules, run them in sim mode, shrink the first failure to a scenario file.
 
     Each schedule's run must keep the invariants and end every restart as the guide documents for
-    the moment. Exit status: 0 nothing found, 1 a finding (its file and replay command are printed)."""
+    the moment. Exit status: 0 nothing found, 1 a finding (its file and replay command are printed),
+    130 interrupted (Ctrl-C)."""
     from chaos.explore.finding import replay, replay_command, write_finding
+    from chaos.explore.parallel import explore_in_parts
     from chaos.explore.run import run_schedule
     from chaos.explore.search import explore as search
 
     logging.getLogger().addHandler(logging.NullHandler())  # the orchestrator's warnings are the point, not news
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
-    print(f"exploring {args.seeds} schedule(s) of up to {args.max_steps} move(s), seed {seed} (--seed {seed} draws them again)")
+    print(f"exploring {args.seeds} schedule(s) of up to {args.max_steps} move(s), seed {seed} (--seed {seed} draws them again)"
+          + (f", on {args.jobs} cores: seeds {seed}..{seed + args.jobs - 1} side by side" if args.jobs > 1 else ""))
     workdir = Path(tempfile.mkdtemp(prefix="chaos-explore-"))
+    progress = Progress()
     try:
-        exploration = search(seed, args.seeds, args.max_steps, lambda schedule: run_schedule(schedule, workdir).verdict, Progress())
-        print(_summary(exploration.tally))
+        if args.jobs > 1:
+            judged = lambda schedule, part_dir: run_schedule(schedule, part_dir).verdict  # noqa: E731
+            exploration, total = explore_in_parts(seed, args.seeds, args.jobs, args.max_steps, judged, progress)
+        else:
+            exploration = search(seed, args.seeds, args.max_steps, lambda schedule: run_schedule(schedule, workdir).verdict, progress)
+            total = exploration.tally
+        print(_summary(total))
         if exploration.note:
             print(exploration.note, file=sys.stderr)
         if exploration.schedule is None or exploration.verdict is None:
             print("nothing found: every restart ended as the guide documents, every invariant held")
             return EXIT_CLEAN
+    except KeyboardInterrupt:
+        print(f"interrupted: {_summary(progress.tally)}" if progress.tally else "interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     out = args.out or Path("reports") / f"explore-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"

@@ -7,8 +7,14 @@ written file carries that wrong expectation itself, so it fails again on replay 
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
+import anyio
 import pytest
 
 from chaos.cli import main
@@ -16,16 +22,19 @@ from chaos.engine.lifecycle import RunOptions
 from chaos.explore import compile as compiler
 from chaos.scenario import load_paths
 from chaos.sim.run import run_simulated
+from chaos.waiting import wait_until
 
 SEED = 2
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
 def test_a_wrong_outcome_is_shrunk_to_a_scenario_that_validates_and_replays(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    jobs: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(compiler, "causes", lambda situation: {})
+    monkeypatch.setattr(compiler, "causes", lambda situation: {})  # forked parts inherit it
     out = tmp_path / "found"
-    status = main(["explore", "--seeds", "40", "--seed", str(SEED), "--max-steps", "2", "--out", str(out)])
+    argv = ["explore", "--seeds", "40", "--seed", str(SEED), "--max-steps", "2", "--out", str(out), "--jobs", str(jobs)]
+    status = main(argv)
     printed = capsys.readouterr().out
     assert status == 1, printed
     [written] = sorted(out.glob("*.yaml"))
@@ -40,7 +49,7 @@ def test_a_wrong_outcome_is_shrunk_to_a_scenario_that_validates_and_replays(
     [loaded] = load_paths([written])[0]
     scenario = loaded.scenario
     assert scenario is not None and scenario.name == written.stem
-    assert f"--seed {SEED}" in scenario.description
+    assert any(f"explore --seed {seed}," in scenario.description for seed in range(SEED, SEED + jobs)), "the part's own seed"
     assert len(scenario.steps) <= 8  # start, at most two moves, heals, the two final restarts
 
     monkeypatch.undo()  # the file alone fails the same way: its restart expects success
@@ -48,3 +57,31 @@ def test_a_wrong_outcome_is_shrunk_to_a_scenario_that_validates_and_replays(
     again = run_simulated(loaded, RunOptions(workdir=tmp_path / "replay", mode="sim", seed=seed))
     assert again.outcome == "failed"
     assert any(m["path"] == "error_code" or m["path"] == "success" for f in again.failures for m in f.mismatches)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_clean_exploration_says_so_and_exits_0(jobs: int, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["explore", "--seeds", "4", "--seed", "3", "--max-steps", "2", "--jobs", str(jobs)])
+    printed = capsys.readouterr().out
+    assert status == 0, printed
+    assert "nothing found: every restart ended as the guide documents" in printed
+    run, inapplicable = map(int, re.search(r"(\d+) schedule\(s\) run \((\d+) inapplicable\)", printed.splitlines()[-2]).groups())
+    assert run - inapplicable == 4
+
+
+def test_ctrl_c_stops_every_part_and_leaves_no_directory(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "chaos", "explore", "--seeds", "100000", "--seed", "1", "--jobs", "2"]
+    explorer = subprocess.Popen(command, env={**os.environ, "TMPDIR": str(tmp_path)}, start_new_session=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        anyio.run(wait_until, lambda: len(list(tmp_path.glob("chaos-explore-part*"))) == 2, 60, "both parts to start")
+        os.killpg(explorer.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
+        out, err = explorer.communicate(timeout=60)
+    finally:
+        if explorer.poll() is None:
+            os.killpg(explorer.pid, signal.SIGKILL)
+            explorer.wait()
+    assert explorer.returncode == 130, (out, err)
+    assert err.startswith("interrupted"), err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == [], "every part removed its directory"

@@ -1,0 +1,141 @@
+"""Exploring on several cores: `--seed S --jobs N` runs the searches `--seed S`, ..., `--seed S+N-1`
+side by side, one process each, sharing out the schedules.
+
+Each part reports its tally after every run; this process adds them up for the progress line.
+The first part to report a finding (already shrunk, by that part) ends the exploration: the others
+are told to stop after their current run. The finding keeps its part's seed and tally, so its file
+names the one-process command that draws it again (`--seed S+i`). Parts are forked, so they need
+nothing pickled but their results and inherit the harness as it was set up.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import shutil
+import tempfile
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.synchronize import Event
+from pathlib import Path
+from typing import Any
+
+from chaos.explore.search import Exploration, Tally, explore
+
+POLL_S = 0.5
+
+
+class PartStopped(BaseException):
+    """Raised inside a part's search when another part has found something: a BaseException, so
+    hypothesis does not take it for a failure of the schedule and shrink it."""
+
+
+@dataclass
+class PartTally:
+    runs: int = 0
+    inapplicable: int = 0
+    failing: int = 0
+    explored: int = 0
+
+
+def shares(count: int, jobs: int) -> list[int]:
+    """`count` schedules shared out over `jobs` parts, as evenly as they go (no part gets none)."""
+    return [count // jobs + (part < count % jobs) for part in range(min(jobs, count))]
+
+
+def explore_in_parts(
+    seed: int,
+    count: int,
+    jobs: int,
+    max_moves: int,
+    run: Callable[[Any, Path], Any],
+    progress: Callable[[Tally], None],
+) -> tuple[Exploration, Tally]:
+    """Run the parts; return the finding's exploration (else the first part's) and the tally of all.
+
+    `run(schedule, workdir)` judges one schedule, as chaos.explore.run.run_schedule does."""
+    context = multiprocessing.get_context("fork")
+    updates: multiprocessing.Queue = context.Queue()
+    stop = context.Event()
+    processes = [
+        context.Process(target=_part, args=(part, seed + part, share, max_moves, run, updates, stop), daemon=True)
+        for part, share in enumerate(shares(count, jobs))
+    ]
+    for process in processes:
+        process.start()
+    tallies = {part: PartTally() for part in range(len(processes))}
+    results: dict[int, Exploration | BaseException] = {}
+    total = Tally()
+    try:
+        while len(results) < len(processes):
+            try:
+                kind, part, payload = updates.get(timeout=POLL_S)
+            except queue.Empty:
+                _check_alive(processes, results)
+                continue
+            if kind == "tally":
+                tallies[part] = payload
+                _add_up(total, tallies.values())
+                progress(total)
+            else:
+                results[part] = payload
+                if isinstance(payload, BaseException) or payload.schedule is not None:
+                    stop.set()
+    finally:
+        stop.set()
+        while any(process.is_alive() for process in processes):  # drained, or a part could block on exit
+            try:
+                updates.get(timeout=POLL_S)
+            except queue.Empty:
+                pass
+        for process in processes:
+            process.join()
+    failed = [result for result in results.values() if isinstance(result, BaseException)]
+    if failed:
+        raise failed[0]
+    explorations = [results[part] for part in sorted(results)]
+    found = [exploration for exploration in explorations if isinstance(exploration, Exploration) and exploration.schedule]
+    chosen = found[0] if found else explorations[0]
+    assert isinstance(chosen, Exploration)
+    chosen.note = "; ".join(e.note for e in explorations if isinstance(e, Exploration) and e.note)
+    return chosen, total
+
+
+def _add_up(total: Tally, parts: Any) -> None:
+    parts = list(parts)
+    total.runs = sum(part.runs for part in parts)
+    total.inapplicable = sum(part.inapplicable for part in parts)
+    total.failing = sum(part.failing for part in parts)
+    total.explored = sum(part.explored for part in parts)
+
+
+def _check_alive(processes: list[Any], results: dict[int, Any]) -> None:
+    """A part that ended with an error status died before it could report (a part that ended well
+    has put its result, which may still be on its way)."""
+    for part, process in enumerate(processes):
+        if part not in results and process.exitcode:
+            results[part] = RuntimeError(f"exploration part {part} died without a result (exit status {process.exitcode})")
+
+
+def _part(part: int, seed: int, count: int, max_moves: int, run: Callable[[Any, Path], Any],
+          updates: multiprocessing.Queue, stop: Event) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix=f"chaos-explore-part{part}-"))
+
+    def report(tally: Tally) -> None:
+        updates.put(("tally", part, PartTally(tally.runs, tally.inapplicable, tally.failing, tally.explored)))
+        if stop.is_set():
+            raise PartStopped()
+
+    try:
+        exploration = explore(seed, count, max_moves, lambda schedule: run(schedule, workdir), report)
+        result: Exploration | BaseException = exploration
+    except PartStopped:
+        result = Exploration(seed, Tally())
+    except KeyboardInterrupt as interrupt:  # Ctrl-C reaches the whole process group; the parent reports it
+        result = interrupt
+    except Exception:  # a bug of exploration itself: the parent raises it
+        result = RuntimeError(f"exploration part {part} (seed {seed}) failed:\n{traceback.format_exc()}")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    updates.put(("done", part, result))
