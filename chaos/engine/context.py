@@ -78,7 +78,6 @@ class Run:
         if self.reporter is not None:
             self.reporter.step_finished(self.scenario.name, record)
 
-    # -- addressing --------------------------------------------------------------------------
     def strays(self) -> list[tuple[int, str]]:
         """This run's processes still running, as (pid, command): live, any process naming its
         directory (a scan of /proc); simulated, the simulator's own process table."""
@@ -86,6 +85,7 @@ class Run:
             return self.simulated_processes.alive()
         return processes_under(self.root)
 
+    # -- addressing --------------------------------------------------------------------------
     @property
     def paths(self) -> Paths:
         """The orchestrator's files as it sees them now (through its namespace when it runs confined)."""
