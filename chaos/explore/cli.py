@@ -83,7 +83,7 @@ def explore(args: argparse.Namespace) -> int:
     try:
         if args.jobs > 1:
             judged = lambda schedule, part_dir: run_schedule(schedule, part_dir).verdict  # noqa: E731
-            exploration, total = explore_in_parts(seed, args.seeds, args.jobs, args.max_steps, judged, progress)
+            exploration, total = explore_in_parts(seed, args.seeds, args.jobs, args.max_steps, judged, progress, workdir)
         else:
             exploration = search(seed, args.seeds, args.max_steps, lambda schedule: run_schedule(schedule, workdir).verdict, progress)
             total = exploration.tally

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
-import shutil
-import tempfile
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,15 +49,17 @@ def explore_in_parts(
     max_moves: int,
     run: Callable[[Any, Path], Any],
     progress: Callable[[Tally], None],
+    workdir: Path,
 ) -> tuple[Exploration, Tally]:
     """Run the parts; return the finding's exploration (else the first part's) and the tally of all.
 
-    `run(schedule, workdir)` judges one schedule, as chaos.explore.run.run_schedule does."""
+    `run(schedule, directory)` judges one schedule, as chaos.explore.run.run_schedule does. Part i
+    works in `workdir/part<i>`; the caller removes `workdir`, so even a part that died leaves nothing."""
     context = multiprocessing.get_context("fork")
     updates: multiprocessing.Queue = context.Queue()
     stop = context.Event()
     processes = [
-        context.Process(target=_part, args=(part, seed + part, share, max_moves, run, updates, stop), daemon=True)
+        context.Process(target=_part, args=(part, seed + part, share, max_moves, run, workdir, updates, stop), daemon=True)
         for part, share in enumerate(shares(count, jobs))
     ]
     for process in processes:
@@ -118,9 +118,10 @@ def _check_alive(processes: list[Any], results: dict[int, Any]) -> None:
             results[part] = RuntimeError(f"exploration part {part} died without a result (exit status {process.exitcode})")
 
 
-def _part(part: int, seed: int, count: int, max_moves: int, run: Callable[[Any, Path], Any],
+def _part(part: int, seed: int, count: int, max_moves: int, run: Callable[[Any, Path], Any], workdir: Path,
           updates: multiprocessing.Queue, stop: Event) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix=f"chaos-explore-part{part}-"))
+    directory = workdir / f"part{part}"
+    directory.mkdir(parents=True, exist_ok=True)
 
     def report(tally: Tally) -> None:
         updates.put(("tally", part, PartTally(tally.runs, tally.inapplicable, tally.failing, tally.explored)))
@@ -128,7 +129,7 @@ def _part(part: int, seed: int, count: int, max_moves: int, run: Callable[[Any, 
             raise PartStopped()
 
     try:
-        exploration = explore(seed, count, max_moves, lambda schedule: run(schedule, workdir), report)
+        exploration = explore(seed, count, max_moves, lambda schedule: run(schedule, directory), report)
         result: Exploration | BaseException = exploration
     except PartStopped:
         result = Exploration(seed, Tally())
@@ -136,6 +137,4 @@ def _part(part: int, seed: int, count: int, max_moves: int, run: Callable[[Any, 
         result = interrupt
     except Exception:  # a bug of exploration itself: the parent raises it
         result = RuntimeError(f"exploration part {part} (seed {seed}) failed:\n{traceback.format_exc()}")
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
     updates.put(("done", part, result))

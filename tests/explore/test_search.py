@@ -71,7 +71,7 @@ def test_parts_are_the_searches_of_consecutive_seeds_side_by_side(tmp_path: Path
             drawn.write(repr(schedule) + "\n")
         return PASSED
 
-    exploration, total = explore_in_parts(3, 20, 2, 4, run, lambda tally: None)
+    exploration, total = explore_in_parts(3, 20, 2, 4, run, lambda tally: None, tmp_path / "work")
     assert exploration.schedule is None and total.runs == 20
     by_part = {frozenset(path.read_text().splitlines()) for path in tmp_path.glob("part-*.txt")}
     assert by_part == {frozenset(map(repr, _drawn(3, 10))), frozenset(map(repr, _drawn(4, 10)))}
@@ -94,7 +94,7 @@ def test_the_first_finding_of_any_part_stops_them_all(tmp_path: Path) -> None:
         kills = [move for move in schedule.moves if isinstance(move, KillWorker)]
         return Verdict("finding", "a kill", "report") if finder and kills else PASSED
 
-    exploration, total = explore_in_parts(5, 200_000, 2, 6, run, lambda tally: None)
+    exploration, total = explore_in_parts(5, 200_000, 2, 6, run, lambda tally: None, tmp_path / "work")
     assert exploration.verdict is not None and exploration.verdict.signature == "a kill"
     assert exploration.schedule is not None and len(exploration.schedule.moves) == 1
     assert exploration.seed in (5, 6)
@@ -102,9 +102,9 @@ def test_the_first_finding_of_any_part_stops_them_all(tmp_path: Path) -> None:
     assert 0 < len(other.read_text()) < 100_000, "the other part stopped instead of running its share"
 
 
-def test_a_part_that_dies_is_an_error_not_a_wait() -> None:
+def test_a_part_that_dies_is_an_error_not_a_wait(tmp_path: Path) -> None:
     def run(schedule: Schedule, workdir: Path) -> Verdict:
         os._exit(3)
 
     with pytest.raises(RuntimeError, match=r"died without a result \(exit status 3\)"):
-        explore_in_parts(1, 10, 2, 2, run, lambda tally: None)
+        explore_in_parts(1, 10, 2, 2, run, lambda tally: None, tmp_path)
