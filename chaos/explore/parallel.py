@@ -4,17 +4,19 @@ side by side, one process each, sharing out the schedules.
 Each part reports its tally after every run; this process adds them up for the progress line.
 The first part to report a finding (already shrunk, by that part) ends the exploration: the others
 are told to stop after their current run. The finding keeps its part's seed and tally, so its file
-names the one-process command that draws it again (`--seed S+i`). Parts are forked, so they need
-nothing pickled but their results and inherit the harness as it was set up.
+names the one-process command that draws it again (`--seed S+i`). Ctrl-C reaches every process of
+the group; the parts ignore it, and this process stops them as it does after a finding. Parts are
+forked, so they need nothing pickled but their results and inherit the harness as it was set up.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import queue
+import signal
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
@@ -27,14 +29,6 @@ POLL_S = 0.5
 class PartStopped(BaseException):
     """Raised inside a part's search when another part has found something: a BaseException, so
     hypothesis does not take it for a failure of the schedule and shrink it."""
-
-
-@dataclass
-class PartTally:
-    runs: int = 0
-    inapplicable: int = 0
-    failing: int = 0
-    explored: int = 0
 
 
 def shares(count: int, jobs: int) -> list[int]:
@@ -62,9 +56,13 @@ def explore_in_parts(
         context.Process(target=_part, args=(part, seed + part, share, max_moves, run, workdir, updates, stop), daemon=True)
         for part, share in enumerate(shares(count, jobs))
     ]
-    for process in processes:
-        process.start()
-    tallies = {part: PartTally() for part in range(len(processes))}
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # held until each part ignores it
+    try:
+        for process in processes:
+            process.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    tallies = {part: Tally() for part in range(len(processes))}
     results: dict[int, Exploration | BaseException] = {}
     total = Tally()
     try:
@@ -102,7 +100,7 @@ def explore_in_parts(
     return chosen, total
 
 
-def _add_up(total: Tally, parts: Any) -> None:
+def _add_up(total: Tally, parts: Iterable[Tally]) -> None:
     parts = list(parts)
     total.runs = sum(part.runs for part in parts)
     total.inapplicable = sum(part.inapplicable for part in parts)
@@ -120,11 +118,13 @@ def _check_alive(processes: list[Any], results: dict[int, Any]) -> None:
 
 def _part(part: int, seed: int, count: int, max_moves: int, run: Callable[[Any, Path], Any], workdir: Path,
           updates: multiprocessing.Queue, stop: Event) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the parts
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     directory = workdir / f"part{part}"
     directory.mkdir(parents=True, exist_ok=True)
 
     def report(tally: Tally) -> None:
-        updates.put(("tally", part, PartTally(tally.runs, tally.inapplicable, tally.failing, tally.explored)))
+        updates.put(("tally", part, replace(tally)))  # a copy: the counts as they are now
         if stop.is_set():
             raise PartStopped()
 
@@ -133,8 +133,6 @@ def _part(part: int, seed: int, count: int, max_moves: int, run: Callable[[Any, 
         result: Exploration | BaseException = exploration
     except PartStopped:
         result = Exploration(seed, Tally())
-    except KeyboardInterrupt as interrupt:  # Ctrl-C reaches the whole process group; the parent reports it
-        result = interrupt
     except Exception:  # a bug of exploration itself: the parent raises it
         result = RuntimeError(f"exploration part {part} (seed {seed}) failed:\n{traceback.format_exc()}")
     updates.put(("done", part, result))
