@@ -27,8 +27,8 @@ POLL_S = 0.5
 
 
 class PartStopped(BaseException):
-    """Raised inside a part's search when another part has found something: a BaseException, so
-    hypothesis does not take it for a failure of the schedule and shrink it."""
+    """Raised inside a part's search when the exploration ends early (another part found something,
+    or Ctrl-C): a BaseException, so hypothesis does not take it for a failure of the schedule."""
 
 
 def shares(count: int, jobs: int) -> list[int]:
