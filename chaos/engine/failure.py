@@ -16,11 +16,17 @@ from chaos.scenario import Scenario
 from chaos.scenario.expect import show
 
 
+def unwrapped(exc: BaseException) -> BaseException:
+    """The error inside the task-group wrappers it passed through (each wraps it in a group of one)."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
 def describe_error(exc: BaseException) -> str:
     """One line for an error, looking inside task-group wrappers (a fault failing in a parallel branch
     would otherwise read "ExceptionGroup: unhandled errors in a TaskGroup (1 sub-exception)")."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
+    exc = unwrapped(exc)
     return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 

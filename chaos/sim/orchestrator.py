@@ -21,6 +21,7 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 from mcp import Client
 
+from chaos.engine.failure import unwrapped
 from chaos.engine.server import STDERR_LOG
 from chaos.faults.base import FaultContext
 from chaos.sim.processes import SimulatedProcesses
@@ -123,10 +124,7 @@ class SimulatedOrchestrator:
             if not started:
                 raise  # start() reports it
             # The supervisor crashed: as a live one's process would, it is gone, its traceback on stderr.
-            cause: BaseException = exc
-            while isinstance(cause, BaseExceptionGroup) and len(cause.exceptions) == 1:
-                cause = cause.exceptions[0]  # the task groups it passed through wrap it
-            self.crash = f"the supervisor crashed: {cause!r}"
+            self.crash = f"the supervisor crashed: {unwrapped(exc)!r}"
             with open(self.base / STDERR_LOG, "a", encoding="utf-8") as stderr:
                 traceback.print_exception(exc, file=stderr)
         finally:
