@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -59,32 +60,33 @@ def live_server(base: Path) -> Server:
     return Server(base, "stdio", [], {}, None)
 
 
-def sim_rates(runs: int) -> tuple[float, float]:
-    """(runs per wall second, runs per CPU second) of the workload simulated."""
-    config = SweepConfig()
-    run_one(config, VARIANT, None)  # imports and first-use caches out of the measurement
+def rates(run_once: Callable[[], None], runs: int, warm_up: bool) -> tuple[float, float]:
+    """(runs per wall second, runs per CPU second of this process) of `runs` calls of `run_once`;
+    `warm_up`: one untimed call first, so imports and first-use caches stay out of the measurement."""
+    if warm_up:
+        run_once()
     wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(runs):
-        run = run_one(config, VARIANT, None)
-        assert run.ok, run.problems
+        run_once()
     return runs / (time.perf_counter() - wall), runs / (time.process_time() - cpu)
 
 
-def live_rate(runs: int) -> float:
-    """Runs per wall second of the workload against live processes."""
-    started = time.perf_counter()
-    for _ in range(runs):
-        directory = Path(tempfile.mkdtemp(prefix="sim-vs-live-"))
-        try:
-            base = directory / "base"
-            base.mkdir()
-            schedule = NthOperation(None, frozenset(IO_KINDS), IoError())
-            workload = RestartWorkload(base, VARIANT, schedule, DiskImage(base, directory / "unused"), 0, live_server)
-            report = anyio.run(workload.run)
-            assert not report.problems and (report.restart or {}).get("success"), report
-        finally:
-            shutil.rmtree(directory, ignore_errors=True)
-    return runs / (time.perf_counter() - started)
+def sweep_workload_simulated() -> None:
+    run = run_one(SweepConfig(), VARIANT, None)
+    assert run.ok, run.problems
+
+
+def sweep_workload_live() -> None:
+    directory = Path(tempfile.mkdtemp(prefix="sim-vs-live-"))
+    try:
+        base = directory / "base"
+        base.mkdir()
+        schedule = NthOperation(None, frozenset(IO_KINDS), IoError())
+        workload = RestartWorkload(base, VARIANT, schedule, DiskImage(base, directory / "unused"), 0, live_server)
+        report = anyio.run(workload.run)
+        assert not report.problems and (report.restart or {}).get("success"), report
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def minimal_scenario(directory: Path) -> Loaded:
@@ -95,23 +97,17 @@ def minimal_scenario(directory: Path) -> Loaded:
     return loaded
 
 
-def scenario_sim_rates(loaded: Loaded, workdir: Path, runs: int) -> tuple[float, float]:
-    """(runs per wall second, runs per CPU second) of the scenario in sim mode."""
-    options = RunOptions(workdir=workdir, mode="sim", seed=0)
-    assert run_simulated(loaded, options).outcome == "passed"  # first-use caches out of the measurement
-    wall, cpu = time.perf_counter(), time.process_time()
-    for _ in range(runs):
-        result = run_simulated(loaded, options)
-        assert result.outcome == "passed", result.report()
-    return runs / (time.perf_counter() - wall), runs / (time.process_time() - cpu)
+def scenario_run(loaded: Loaded, options: RunOptions) -> Callable[[], None]:
+    """One run of the scenario, in the mode `options` say, which must pass."""
 
-
-def scenario_live_rate(loaded: Loaded, workdir: Path, runs: int) -> float:
-    started = time.perf_counter()
-    for _ in range(runs):
-        result = anyio.run(run_scenario, loaded, RunOptions(workdir=workdir))
+    def run_once() -> None:
+        if options.mode == "sim":
+            result = run_simulated(loaded, options)
+        else:
+            result = anyio.run(run_scenario, loaded, options)
         assert result.outcome == "passed", result.report()
-    return runs / (time.perf_counter() - started)
+
+    return run_once
 
 
 def requests_per_sim_run(loaded: Loaded, workdir: Path) -> int:
@@ -169,18 +165,19 @@ def main() -> None:
     args = parser.parse_args()
     logging.disable(logging.CRITICAL)
     print("sweep workload (two tasks, a job, three restarts, invariants twice):", flush=True)
-    sim_wall, sim_cpu = sim_rates(args.sim_runs)
+    sim_wall, sim_cpu = rates(sweep_workload_simulated, args.sim_runs, warm_up=True)
     print(f"  sim:  {sim_wall:6.2f} runs/s ({sim_cpu:.2f} per CPU second) over {args.sim_runs} runs", flush=True)
-    live = live_rate(args.live_runs)
+    live, _ = rates(sweep_workload_live, args.live_runs, warm_up=False)  # a live run takes seconds: none spared
     print(f"  live: {live:6.2f} runs/s over {args.live_runs} runs", flush=True)
     print(f"  sim/live: {sim_wall / live:.1f}x (per CPU second of sim: {sim_cpu / live:.1f}x)", flush=True)
     with tempfile.TemporaryDirectory(prefix="sim-vs-live-") as scratch:
         directory = Path(scratch)
         loaded = minimal_scenario(directory)
         print("minimal scenario (start, one graceful restart, the invariants):", flush=True)
-        wall, cpu = scenario_sim_rates(loaded, directory / "sim", args.sim_runs)
+        simulated = RunOptions(workdir=directory / "sim", mode="sim", seed=0)
+        wall, cpu = rates(scenario_run(loaded, simulated), args.sim_runs, warm_up=True)
         print(f"  sim:  {wall:6.2f} runs/s ({cpu:.2f} per CPU second) over {args.sim_runs} runs", flush=True)
-        live = scenario_live_rate(loaded, directory / "live", args.live_runs)
+        live, _ = rates(scenario_run(loaded, RunOptions(workdir=directory / "live")), args.live_runs, warm_up=False)
         print(f"  live: {live:6.2f} runs/s over {args.live_runs} runs", flush=True)
         print(f"  sim/live: {wall / live:.1f}x (per CPU second of sim: {cpu / live:.1f}x)", flush=True)
         requests, call_s = requests_per_sim_run(loaded, directory / "count"), sdk_call_cost(200)
