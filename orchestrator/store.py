@@ -11,6 +11,7 @@ compose several of them into one transaction.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -85,6 +86,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             last_activity TEXT NOT NULL
         )""",
     ),
+    # The digest of the call a key was first used with; rows written before it have NULL.
+    ("ALTER TABLE idempotency ADD COLUMN arguments_digest TEXT",),
 )
 
 _JSON_COLUMNS = frozenset({"result", "artifacts", "job_spec", "params", "checkpoint"})
@@ -107,7 +110,7 @@ class StoreBusyError(StoreError):
 
 
 class IdempotencyConflictError(StoreError):
-    """An idempotency key was reused for a different tool, which is a client bug."""
+    """An idempotency key was reused for another tool or other arguments, which is a client bug."""
 
 
 def utc_now() -> str:
@@ -116,6 +119,12 @@ def utc_now() -> str:
 
 def new_id() -> str:
     return entropy.new_id()
+
+
+def arguments_digest(arguments: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of a call's arguments: the same call always gives the same digest."""
+    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
@@ -207,27 +216,37 @@ class TaskStore:
             return fn(conn)
 
     def run_idempotent(
-        self, key: str | None, tool: str, fn: Callable[[sqlite3.Connection], dict[str, Any]]
+        self,
+        key: str | None,
+        tool: str,
+        fn: Callable[[sqlite3.Connection], dict[str, Any]],
+        arguments: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Apply `fn` at most once per key: a replayed key returns the recorded result unchanged.
+
+        The key is bound to its tool and to a digest of `arguments` (the call's checked arguments,
+        without the key): the same call replayed after a crash gets the first result, while a key
+        reused for a different call is refused instead of silently answering with another call's
+        result. Keys recorded before digests existed are bound to their tool only.
 
         The check, the change and the record share one `BEGIN IMMEDIATE` transaction, so a
         request replayed after a crash either finds the record or finds nothing applied.
         """
+        digest = arguments_digest(arguments or {})
         with self._transaction("IMMEDIATE") as conn:
             if key is not None:
-                row = conn.execute("SELECT tool, result FROM idempotency WHERE key = ?", (key,)).fetchone()
+                row = conn.execute(
+                    "SELECT tool, result, arguments_digest FROM idempotency WHERE key = ?", (key,)
+                ).fetchone()
                 if row is not None:
-                    if row["tool"] != tool:
-                        raise IdempotencyConflictError(
-                            f"idempotency key {key!r} was already used for {row['tool']}, not {tool}"
-                        )
+                    _check_same_call(key, tool, digest, row)
                     return json.loads(row["result"])
             encoded = json.dumps(fn(conn))
             if key is not None:
                 conn.execute(
-                    "INSERT INTO idempotency (key, tool, result, created_at) VALUES (?, ?, ?, ?)",
-                    (key, tool, encoded, utc_now()),
+                    "INSERT INTO idempotency (key, tool, result, created_at, arguments_digest) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (key, tool, encoded, utc_now(), digest),
                 )
             return json.loads(encoded)
 
@@ -321,6 +340,20 @@ class TaskStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _check_same_call(key: str, tool: str, digest: str, row: sqlite3.Row) -> None:
+    if row["tool"] != tool:
+        raise IdempotencyConflictError(
+            f"idempotency key {key!r} was already used for {row['tool']}, not {tool}; "
+            "use a new key for a new call"
+        )
+    if row["arguments_digest"] is not None and row["arguments_digest"] != digest:
+        raise IdempotencyConflictError(
+            f"idempotency key {key!r} was already used for a {tool} call with other arguments; "
+            "nothing was changed. Use a new key for a new call (repeating the first call's "
+            "arguments exactly returns its result)"
+        )
 
 
 # -- row codec ---------------------------------------------------------------------------

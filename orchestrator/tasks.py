@@ -225,9 +225,14 @@ class TaskService:
         self._store = store
 
     def _apply(
-        self, key: str | None, tool: str, fn: Callable[[sqlite3.Connection], dict[str, Any]]
+        self,
+        key: str | None,
+        tool: str,
+        fn: Callable[[sqlite3.Connection], dict[str, Any]],
+        **arguments: Any,
     ) -> dict[str, Any]:
-        return self._store.run_idempotent(_key(key), tool, fn)
+        """Run `fn` once per key; `arguments` (checked, without the key) bind the key to this call."""
+        return self._store.run_idempotent(_key(key), tool, fn, arguments)
 
     def initialize_session(
         self, client_name: str, working_directory: str | None = None, idempotency_key: str | None = None
@@ -250,7 +255,13 @@ class TaskService:
                 ),
             }
 
-        return self._apply(idempotency_key, "orchestrator_initialize_session", apply)
+        return self._apply(
+            idempotency_key,
+            "orchestrator_initialize_session",
+            apply,
+            client_name=name,
+            working_directory=directory,
+        )
 
     def plan_task(
         self,
@@ -287,7 +298,15 @@ class TaskService:
                 "next_step": f"call orchestrator_execute_subtask with task_id {children[0]['id']}",
             }
 
-        return self._apply(idempotency_key, "orchestrator_plan_task", apply)
+        return self._apply(
+            idempotency_key,
+            "orchestrator_plan_task",
+            apply,
+            title=title,
+            description=description,
+            subtasks=specs,
+            complexity=complexity,
+        )
 
     def execute_subtask(self, task_id: str, idempotency_key: str | None = None) -> dict[str, Any]:
         task_id = _task_id(task_id)
@@ -318,7 +337,7 @@ class TaskService:
                 "job": db.get_job(conn, task_id) if job is not None else None,
             }
 
-        return self._apply(idempotency_key, "orchestrator_execute_subtask", apply)
+        return self._apply(idempotency_key, "orchestrator_execute_subtask", apply, task_id=task_id)
 
     def start_job(
         self, task_id: str, spec: Mapping[str, Any], idempotency_key: str | None = None
@@ -336,7 +355,7 @@ class TaskService:
             db.save_job(conn, task_id, kind=job["kind"], params=job, ignore_suspend=job["ignore_suspend"])
             return {"task_id": task_id, "status": "in_progress", "job": db.get_job(conn, task_id)}
 
-        return self._apply(idempotency_key, "orchestrator_start_job", apply)
+        return self._apply(idempotency_key, "orchestrator_start_job", apply, task_id=task_id, job=job)
 
     def complete_subtask(
         self,
@@ -371,7 +390,15 @@ class TaskService:
                 out["next_subtask_id"] = waiting[0] if waiting else None
             return out
 
-        return self._apply(idempotency_key, "orchestrator_complete_subtask", apply)
+        return self._apply(
+            idempotency_key,
+            "orchestrator_complete_subtask",
+            apply,
+            task_id=task_id,
+            summary=summary,
+            artifacts=checked,
+            next_action=next_action,
+        )
 
     def update_task(
         self,
@@ -407,7 +434,7 @@ class TaskService:
             db.update_task(conn, task_id, **changes)
             return {"task": _listed(_require(conn, task_id)), "changed": sorted(changes)}
 
-        return self._apply(idempotency_key, "orchestrator_update_task", apply)
+        return self._apply(idempotency_key, "orchestrator_update_task", apply, task_id=task_id, **changes)
 
     def cancel_task(
         self, task_id: str, reason: str | None = None, idempotency_key: str | None = None
@@ -433,7 +460,7 @@ class TaskService:
                 "reason": reason,
             }
 
-        return self._apply(idempotency_key, "orchestrator_cancel_task", apply)
+        return self._apply(idempotency_key, "orchestrator_cancel_task", apply, task_id=task_id, reason=reason)
 
     def delete_task(
         self, task_id: str, archive: bool = True, force: bool = False, idempotency_key: str | None = None
@@ -466,7 +493,9 @@ class TaskService:
                 "affected_task_ids": tree,
             }
 
-        return self._apply(idempotency_key, "orchestrator_delete_task", apply)
+        return self._apply(
+            idempotency_key, "orchestrator_delete_task", apply, task_id=task_id, archive=archive, force=force
+        )
 
     def query_tasks(
         self,
@@ -552,4 +581,4 @@ class TaskService:
             status = "completed" if complete else parent["status"]
             return {"parent_id": parent_id, "status": status, "complete": not remaining, "result": result}
 
-        return self._apply(idempotency_key, "orchestrator_synthesize_results", apply)
+        return self._apply(idempotency_key, "orchestrator_synthesize_results", apply, parent_id=parent_id)
