@@ -387,6 +387,11 @@ def main(argv: list[str] | None = None) -> int:
         help="DEBUG, INFO, WARNING, ERROR or CRITICAL (default: $MCP_TASK_ORCHESTRATOR_LOG_LEVEL or INFO)",
     )
     parser.add_argument(
+        "--generation",
+        type=int,
+        help="which worker of its supervisor this is (set by the supervisor, which finds its pid by it)",
+    )
+    parser.add_argument(
         "--standalone",
         action="store_true",
         help="serve without a supervisor (restart tools fail with RESTART_006)",

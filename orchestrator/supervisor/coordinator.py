@@ -231,11 +231,14 @@ class RestartCoordinator:
             self.runtime.restarting = False
             self.runtime.buffer.open()
         current = self.runtime.worker
-        if current is not None and (not current.alive or not current.process_running()):
-            # The worker died during the restart (so rollback had nobody to return to): replace it
-            # from the last snapshot and the database, as after any crash.
-            tracker.note_error(f"worker pid {current.pid} died during the restart; recovering")
-            await self.runtime.recover(current, f"worker pid {current.pid} died during a restart")
+        if current is None or not current.alive or not current.process_running():
+            # No worker serves after the restart (it died, so rollback had nobody to return to, or
+            # none ever started): replace it from the last snapshot and the database, as after any
+            # crash, and answer once it serves or the orchestrator is degraded.
+            why = f"worker pid {current.pid} died during a restart" if current else "no worker after a restart"
+            tracker.note_error(f"{why}; recovering")
+            self.runtime.replace_in_background(current, why)
+            await self.runtime.wait_for_replacement(current, request.timeout)
         return self._respond(request, started, failure, refused=False, old=old)
 
     async def _admit(self, request: RestartRequest) -> None:
@@ -245,7 +248,9 @@ class RestartCoordinator:
         if runtime.worker is None and runtime.degraded is None:
             raise RestartFailure(
                 RestartError.INITIALIZATION_FAILED,
-                "the reboot system is not initialized yet: the first worker is still starting",
+                "the reboot system is not initialized yet: the first worker is still starting; retry "
+                "once orchestrator_health_check shows reboot_system_initialized true (task calls "
+                f"meanwhile wait for it, at most {runtime.settings.recovery_hold_s:g}s)",
             )
         if runtime.restarting:
             stuck_for = runtime.tracker.seconds_in_phase()
@@ -287,8 +292,9 @@ class RestartCoordinator:
     async def _wait_for_crash_recovery(self, request: RestartRequest) -> None:
         """A crash recovery under way finishes first (no new one starts while a restart is claimed),
         so exactly one of them installs a worker; an emergency restart pre-empts it instead, as the
-        guide's answer to RESTART_002."""
-        if not request.graceful:
+        guide's answer to RESTART_002. So does any restart once the orchestrator is degraded: no
+        worker serves, and the restart's own start attempt is what the operator asked for."""
+        if not request.graceful or self.runtime.degraded is not None:
             self.runtime.preempt_recovery()
         try:
             await self.runtime.recovery_finished(request.timeout)
@@ -345,12 +351,6 @@ class RestartCoordinator:
             replacement.discard()
             if keep_old:
                 await self._roll_back(old)
-            elif runtime.worker is old and (old is None or not old.alive):
-                runtime.degraded = RestartFailure(
-                    RestartError.PROCESS_MANAGEMENT_FAILED,
-                    "the old worker was stopped and no replacement became healthy; restart the server manually "
-                    "or call orchestrator_restart_server again",
-                )
             raise
         runtime.install(new)
         self.restart_count += 1

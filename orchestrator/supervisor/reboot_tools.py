@@ -122,6 +122,8 @@ class RebootTools:
         worker_ok = facts is not None and bool(facts.get("activated")) and runtime.degraded is None
         if not worker_ok:
             problems.append("worker not serving")
+        if runtime.degraded is not None:
+            problems.append(f"degraded ({runtime.degraded.error.code}): {runtime.degraded.message}")
         if args.include_reboot_readiness:
             checks["reboot_readiness"] = {
                 "ready": readiness["ready"],
@@ -150,6 +152,7 @@ class RebootTools:
             "restart_count": self.coordinator.restart_count,
             "uptime_seconds": round(clock.monotonic() - runtime.started_monotonic, 3),
             "maintenance_mode": runtime.tracker.maintenance_mode,
+            "supervision": runtime.supervision_status(),
             "state_restore": (facts or {}).get("restore_report"),
             "resources": runtime.resource_usage(
                 runtime.supervisor_pid, handle.pid if handle else None, runtime.paths.state_dir

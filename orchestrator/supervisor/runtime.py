@@ -11,7 +11,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -26,13 +26,14 @@ from orchestrator.supervisor.buffer import RequestBuffer
 from orchestrator.supervisor.phases import PhaseTracker
 from orchestrator.supervisor.resources import resource_usage
 from orchestrator.supervisor.sessions import SessionRegistry
+from orchestrator.supervisor.supervision import LossHistory, SupervisionPolicy
 from orchestrator.supervisor.worker_process import WorkerCallFailed, WorkerGone, WorkerHandle
-from orchestrator.worker import CONTROL_PREFIX
 
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_ARGUMENT = "idempotency_key"
 MAX_REPLAYS = 3
+START_FAILURES = (WorkerGone, WorkerCallFailed, TimeoutError, RestartFailure, OSError)
 
 
 @dataclass
@@ -46,6 +47,8 @@ class SupervisorSettings:
     stuck_after_s: float = 10.0
     stop_grace_s: float = 5.0
     early_start: bool = True
+    supervision: SupervisionPolicy = field(default_factory=SupervisionPolicy)
+    recovery_hold_s: float = 30.0  # how long a call waits for a replacement worker before RESTART_006
 
 
 def json_result(payload: dict[str, Any], is_error: bool = False) -> CallToolResult:
@@ -91,13 +94,14 @@ class Runtime:
         self.reboot_init_error: str | None = None
         self.started_at = clock.utc_now().isoformat()
         self.started_monotonic = clock.monotonic()
-        self.worker_tools: list[Tool] = []
+        self.task_tools: list[Tool] = []  # the orchestrator's, from their registration: no worker needed
+        self.losses = LossHistory(settings.supervision)
+        self.last_loss: str | None = None
         self._in_flight: dict[int, int] = {}
         self._drained: dict[int, anyio.Event] = {}
         self._recovering = anyio.Lock()
-        self._recovery_tried_for: WorkerHandle | None = None
         self._recovery: anyio.CancelScope | None = None  # of the crash recovery under way
-        self.first_worker_ready = anyio.Event()
+        self._changed = anyio.Event()  # set (and renewed) when a worker is installed or degraded is set
 
     # -- workers ---------------------------------------------------------------------------
     async def spawn_worker(self) -> WorkerHandle:
@@ -120,79 +124,155 @@ class Runtime:
         """Make `handle` the worker that serves requests, and watch it for a crash."""
         self.worker = handle
         self.degraded = None
+        self._announce_change()
         self.task_group.start_soon(self._watch, handle)
 
-    async def start_first_worker(self) -> None:
-        handle = await self.spawn_worker()
-        self.worker_tools = [t for t in await handle.list_tools() if not t.name.startswith(CONTROL_PREFIX)]
-        await self.activate(handle, "snapshot", self.settings.worker_start_timeout_s)
-        self.install(handle)
+    def mark_degraded(self, failure: RestartFailure) -> None:
+        """No worker serves: calls are answered with `failure` at once instead of waiting."""
+        self.degraded = failure
+        self.buffer.open()
+        self._announce_change()
+
+    def _announce_change(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def wait_for_replacement(self, gone: WorkerHandle | None, timeout_s: float) -> None:
+        """Until a worker other than `gone` serves, the orchestrator is degraded, or `timeout_s` passes."""
+        with anyio.move_on_after(timeout_s):
+            while self.worker is gone and self.degraded is None:
+                await self._changed.wait()
 
     async def _watch(self, handle: WorkerHandle) -> None:
         await handle.exited.wait()
         if self.worker is handle and not self.restarting and not self.shutting_down:
             await self.recover(handle, f"worker pid {handle.pid} exited unexpectedly ({handle.exit_reason})")
 
-    async def recover(self, failed: WorkerHandle, why: str) -> None:
-        """Replace a worker that died outside a restart; requests wait in the buffer meanwhile. An
-        emergency restart may pre-empt it (`preempt_recovery`), and then replaces the worker itself."""
+    def replace_in_background(self, lost: WorkerHandle | None, why: str) -> None:
+        """Start replacing a lost worker without waiting for it (the caller has an answer to give)."""
+        self.task_group.start_soon(self.recover, lost, why)
+
+    async def recover(self, lost: WorkerHandle | None, why: str) -> None:
+        """Replace a lost worker (`None`: start the first one), trying until one serves.
+
+        Requests wait in the buffer meanwhile, at most `recovery_hold_s`; past that, or past the
+        supervision policy's intensity limit, the orchestrator is degraded (RESTART_006 to every
+        call, the reason in the health check) while attempts go on at the policy's slow pace. A
+        restart may pre-empt the recovery (`preempt_recovery`) and then replaces the worker itself.
+        """
         async with self._recovering:
-            if self.worker is not failed or self.restarting or self._recovery_tried_for is failed:
-                return  # replaced meanwhile, a restart will replace it, or a recovery already failed
-            self._recovery_tried_for = failed
-            log.error("%s; starting a replacement", why)
+            if self.worker is not lost or self.restarting or self.shutting_down:
+                return  # replaced meanwhile, or a restart will replace it
+            if lost is not None:
+                lost.kill()  # gone from our point of view: never two workers on one database
+                self.losses.lost(clock.monotonic())
+                self.last_loss = why
+                log.error("%s; starting a replacement", why)
             started = clock.monotonic()
             self.buffer.close()
             replacement: WorkerHandle | None = None
-            error: RestartFailure | None = None
             try:
-                with anyio.CancelScope() as self._recovery:
-                    replacement, error = await self._start_recovered_worker()
-                if self._recovery.cancelled_caught:
-                    error = RestartFailure(
-                        RestartError.ALREADY_IN_PROGRESS, "crash recovery pre-empted by an emergency restart"
-                    )
-                elif replacement is not None:
+                async with anyio.create_task_group() as hold:
+                    hold.start_soon(self._degrade_after_hold)
+                    with anyio.CancelScope() as self._recovery:
+                        replacement = await self._start_until_one_serves()
+                    hold.cancel_scope.cancel()
+                if replacement is not None:
                     self.install(replacement)
-                else:
-                    self.degraded = error
             finally:
                 self._recovery = None
                 self.buffer.open()
-            self.history.append(
-                HistoryEntry(
-                    timestamp=clock.utc_now().isoformat(),
-                    reason="error_recovery",
-                    success=error is None,
-                    duration=round(clock.monotonic() - started, 4),
-                    error_code=error.error.code if error else None,
-                    graceful=False,
-                    preserve_state=True,
-                    old_worker_pid=failed.pid,
-                    new_worker_pid=replacement.pid if replacement else None,
+            if lost is not None:
+                self._record_recovery(lost, replacement, started)
+
+    async def _start_until_one_serves(self) -> WorkerHandle:
+        """Start workers, with the policy's pauses between attempts, until one is restored and serving."""
+        policy = self.settings.supervision
+        while True:
+            delay = self.losses.delay_before_next_start(clock.monotonic())
+            if delay:
+                log.info(
+                    "next worker start in %.2fs (%d worker losses in the last %gs)",
+                    delay,
+                    self.losses.recent(clock.monotonic()),
+                    policy.period_s,
+                )
+                await anyio.sleep(delay)
+            handle: WorkerHandle | None = None
+            try:
+                handle = await self.spawn_worker()
+                await self.activate(handle, "snapshot", self.settings.worker_start_timeout_s)
+                return handle
+            except START_FAILURES as exc:
+                if handle is not None:
+                    handle.kill()  # started, but not restored
+                why = str(exc) or f"no answer within the worker start timeout ({self.settings.worker_start_timeout_s:g}s)"
+                self.losses.lost(clock.monotonic())
+                self.last_loss = why
+                log.error("worker start failed: %s", why)
+                if self.losses.over_limit(clock.monotonic()) and self.degraded is None:
+                    self.mark_degraded(
+                        RestartFailure(
+                            RestartError.PROCESS_MANAGEMENT_FAILED,
+                            f"no worker is serving: more than {policy.describe()} (last: {why}); the "
+                            f"orchestrator keeps trying every {policy.slow_retry_s:g}s. Fix the cause "
+                            "(see server.log) or call orchestrator_restart_server",
+                        )
+                    )
+                    log.error("degraded: %s", self.degraded.message if self.degraded else "")
+
+    async def _degrade_after_hold(self) -> None:
+        """Held calls wait for a replacement at most `recovery_hold_s`, then are answered RESTART_006."""
+        await anyio.sleep(self.settings.recovery_hold_s)
+        if self.degraded is None:
+            self.mark_degraded(
+                RestartFailure(
+                    RestartError.PROCESS_MANAGEMENT_FAILED,
+                    f"no worker has been serving for {self.settings.recovery_hold_s:g}s (last failure: "
+                    f"{self.last_loss}); the orchestrator keeps trying. Retry the call later, see "
+                    "orchestrator_health_check for progress",
                 )
             )
 
-    async def _start_recovered_worker(self) -> tuple[WorkerHandle | None, RestartFailure | None]:
-        """Two attempts at a worker restored from the last snapshot and the database."""
-        error: RestartFailure | None = None
-        for _attempt in range(2):
-            replacement = None
-            try:
-                replacement = await self.spawn_worker()
-                await self.activate(replacement, "snapshot", self.settings.worker_start_timeout_s)
-            except BaseException as exc:
-                if replacement is not None:
-                    replacement.kill()  # started, but not restored (or the recovery was pre-empted)
-                if not isinstance(exc, WorkerGone | WorkerCallFailed | TimeoutError | RestartFailure):
-                    raise
-                why = str(exc) or f"no answer within the worker start timeout ({self.settings.worker_start_timeout_s:g}s)"
-                error = RestartFailure(
-                    RestartError.PROCESS_MANAGEMENT_FAILED, f"replacement worker failed after a crash: {why}"
-                )
-            else:
-                return replacement, None
-        return None, error
+    def _record_recovery(self, lost: WorkerHandle, replacement: WorkerHandle | None, started: float) -> None:
+        error = (
+            None
+            if replacement is not None
+            else RestartFailure(RestartError.ALREADY_IN_PROGRESS, "crash recovery pre-empted by a restart")
+        )
+        self.history.append(
+            HistoryEntry(
+                timestamp=clock.utc_now().isoformat(),
+                reason="error_recovery",
+                success=error is None,
+                duration=round(clock.monotonic() - started, 4),
+                error_code=error.error.code if error else None,
+                graceful=False,
+                preserve_state=True,
+                old_worker_pid=lost.pid,
+                new_worker_pid=replacement.pid if replacement else None,
+            )
+        )
+
+    def supervision_status(self) -> dict[str, Any]:
+        """What the supervisor is doing about workers, for the health check."""
+        now = clock.monotonic()
+        if self.degraded is not None:
+            state = "degraded"
+        elif self._recovery is not None:
+            state = "recovering"
+        else:
+            state = "serving" if self.worker is not None else "starting"
+        policy = self.settings.supervision
+        return {
+            "state": state,
+            "error_code": self.degraded.error.code if self.degraded else None,
+            "reason": self.degraded.message if self.degraded else None,
+            "worker_losses_recent": self.losses.recent(now),
+            "worker_losses_total": self.losses.total,
+            "intensity_limit": policy.describe(),
+            "last_loss": self.last_loss,
+        }
 
     def preempt_recovery(self) -> None:
         """An emergency restart takes the place of a crash recovery under way."""
@@ -225,7 +305,7 @@ class Runtime:
 
     # -- forwarding -----------------------------------------------------------------------
     def is_mutating(self, tool_name: str) -> bool:
-        for tool in self.worker_tools:
+        for tool in self.task_tools:
             if tool.name == tool_name:
                 return IDEMPOTENCY_ARGUMENT in (tool.input_schema or {}).get("properties", {})
         return False
@@ -247,10 +327,9 @@ class Runtime:
                 if self.degraded is not None:
                     return error_result(self.degraded)
                 handle = self.worker
-                if handle is None:
-                    return error_result(
-                        RestartFailure(RestartError.INITIALIZATION_FAILED, "no worker is running yet")
-                    )
+                if handle is None:  # the first worker is not serving yet: wait for it like a replacement
+                    await self.wait_for_replacement(None, self._replacement_wait_s())
+                    continue
                 self._enter(handle)
                 if record:
                     record.in_flight += 1
@@ -276,8 +355,10 @@ class Runtime:
 
     async def _await_replacement(self, gone: WorkerHandle) -> None:
         """Wait until the dead worker has been replaced (by a restart or crash recovery)."""
-        deadline = clock.monotonic() + self.settings.worker_start_timeout_s * 2
-        while self.worker is gone and self.degraded is None and clock.monotonic() < deadline:
-            if not self.restarting:
-                await self.recover(gone, f"worker pid {gone.pid} closed its pipe during a call")
-            await anyio.sleep(0.01)
+        if not self.restarting:
+            self.replace_in_background(gone, f"worker pid {gone.pid} closed its pipe during a call")
+        await self.wait_for_replacement(gone, self._replacement_wait_s())
+
+    def _replacement_wait_s(self) -> float:
+        """A held call's longest wait for a worker: the hold, and the start attempt under way then."""
+        return self.settings.recovery_hold_s + self.settings.worker_start_timeout_s

@@ -22,20 +22,21 @@ from typing import Any
 import anyio
 import uvicorn
 from mcp.server.lowlevel import Server
+from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
 from mcp_types import CallToolRequestParams, CallToolResult, ListToolsResult, Tool
 
 from orchestrator import __version__, entropy, lockfile
 from orchestrator.config import ConfigError, Paths, resolve_base_dir, resolve_log_level
-from orchestrator.durable import write_atomically
-from orchestrator.errors import RestartError, RestartFailure
+from orchestrator.durable import private_directory, write_atomically
 from orchestrator.logs import setup_logging
 from orchestrator.supervisor.coordinator import RestartCoordinator
 from orchestrator.supervisor.reboot_tools import DESCRIPTIONS, MODELS, ArgumentError, RebootTools
 from orchestrator.supervisor.runtime import Runtime, SupervisorSettings, WorkerFactory, json_result
 from orchestrator.supervisor.sessions import STATELESS_PREFIX, STDIO_SESSION_ID
+from orchestrator.supervisor.supervision import SupervisionPolicy
 from orchestrator.supervisor.worker_process import WorkerHandle
-from orchestrator.worker import CONTROL_PREFIX
+from orchestrator.task_tools import register_task_tools
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,18 @@ def reboot_tool_list() -> tuple[Tool, ...]:
         Tool(name=name, description=DESCRIPTIONS[name], input_schema=model.model_json_schema())
         for name, model in MODELS.items()
     )
+
+
+async def task_tool_list() -> list[Tool]:
+    """The task tools as clients see them, from their registration in the code: the orchestrator's
+    own list, whichever worker is running, or none."""
+    app = MCPServer("mcp-task-orchestrator-tools")
+    register_task_tools(app, no_worker_in_this_process)
+    return await app.list_tools()
+
+
+def no_worker_in_this_process() -> Any:
+    raise RuntimeError("the supervisor lists the task tools; a worker process runs them")
 
 
 def session_of(ctx: Any) -> tuple[str, str]:
@@ -82,7 +95,7 @@ class Supervisor:
         )
 
     def tools(self) -> list[Tool]:
-        return [*self.runtime.worker_tools, *reboot_tool_list()]
+        return [*self.runtime.task_tools, *reboot_tool_list()]
 
     def input_schema(self, name: str) -> dict[str, Any] | None:
         for tool in self.tools():
@@ -91,7 +104,6 @@ class Supervisor:
         return None
 
     async def list_tools(self, ctx: Any, params: Any) -> ListToolsResult:
-        await self.runtime.first_worker_ready.wait()
         return ListToolsResult(tools=self.tools())
 
     async def call_tool(self, ctx: Any, params: CallToolRequestParams) -> CallToolResult:
@@ -104,8 +116,7 @@ class Supervisor:
                 return json_result(await self.reboot.call(name, arguments))
             except ArgumentError as exc:
                 return json_result({"success": False, "error": str(exc)}, is_error=True)
-        await self.runtime.first_worker_ready.wait()
-        if name.startswith(CONTROL_PREFIX) or self.input_schema(name) is None:
+        if self.input_schema(name) is None:
             known = ", ".join(t.name for t in self.tools())
             return json_result(
                 {"success": False, "error": f"unknown tool {name!r}; known tools: {known}"}, is_error=True
@@ -179,7 +190,7 @@ class Supervisor:
 def check_state_dir(paths: Paths) -> str | None:
     """The reboot system needs a writable state dir; say why not (RESTART_001) instead of failing later."""
     try:
-        paths.state_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(paths.state_dir)
         write_atomically(paths.state_dir / ".writable", b"ok\n")
         (paths.state_dir / ".writable").unlink()
     except OSError as exc:
@@ -197,11 +208,12 @@ async def running_supervisor(
     """
     async with anyio.create_task_group() as task_group:
         runtime = Runtime(paths, settings, task_group, worker_factory)
+        runtime.task_tools = await task_tool_list()
         runtime.reboot_init_error = check_state_dir(paths)
         if runtime.reboot_init_error:
             log.error("%s", runtime.reboot_init_error)
         supervisor = Supervisor(runtime)
-        task_group.start_soon(start_first_worker, runtime)
+        task_group.start_soon(runtime.recover, None, "starting the first worker")
         task_group.start_soon(supervisor.sweep_expired_sessions)
         try:
             yield supervisor
@@ -223,21 +235,6 @@ async def run_supervisor(paths: Paths, settings: SupervisorSettings, http: tuple
         signals.cancel_scope.cancel()
 
 
-async def start_first_worker(runtime: Runtime) -> None:
-    runtime.buffer.close()
-    try:
-        await runtime.start_first_worker()
-    except Exception as exc:  # every failure becomes RESTART_006 answers, never a silent hang
-        log.error("the first worker failed to start: %s", exc)
-        runtime.degraded = RestartFailure(
-            RestartError.PROCESS_MANAGEMENT_FAILED,
-            f"the worker process failed to start: {exc}; see server.log",
-        )
-    finally:
-        runtime.first_worker_ready.set()
-        runtime.buffer.open()
-
-
 async def stop_on_signals(scope: anyio.CancelScope) -> None:
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async for signum in signals:
@@ -256,6 +253,17 @@ def parse_http(value: str) -> tuple[str, int]:
     if not 0 <= number <= 65535:
         raise argparse.ArgumentTypeError(f"port {number} is out of range 0..65535")
     return host, number
+
+
+def parse_loss_limit(value: str) -> tuple[int, float]:
+    count, _, seconds = value.partition("/")
+    try:
+        parsed = int(count), float(seconds)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected COUNT/SECONDS such as 5/30, got {value!r}") from None
+    if parsed[0] < 1 or not 0 < parsed[1] < float("inf"):
+        raise argparse.ArgumentTypeError(f"COUNT must be at least 1 and SECONDS positive, got {value!r}")
+    return parsed
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -313,6 +321,27 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.worker_start_timeout_s,
         help="seconds a worker process may take to start (default %(default)s)",
     )
+    policy = defaults.supervision
+    parser.add_argument(
+        "--worker-loss-limit",
+        metavar="COUNT/SECONDS",
+        type=parse_loss_limit,
+        default=(policy.intensity, policy.period_s),
+        help="a lost worker is replaced at once, then with doubling pauses; more than COUNT losses "
+        f"within SECONDS make the orchestrator degraded (RESTART_006) (default {policy.intensity}/{policy.period_s:g})",
+    )
+    parser.add_argument(
+        "--slow-retry",
+        type=float,
+        default=policy.slow_retry_s,
+        help="seconds between worker start attempts while degraded (default %(default)s)",
+    )
+    parser.add_argument(
+        "--recovery-hold",
+        type=float,
+        default=defaults.recovery_hold_s,
+        help="seconds a call waits for a replacement worker before it is answered RESTART_006 (default %(default)s)",
+    )
     parser.add_argument(
         "--no-early-start",
         action="store_true",
@@ -329,6 +358,10 @@ def settings_from(args: argparse.Namespace) -> SupervisorSettings:
         stuck_after_s=args.stuck_after,
         worker_start_timeout_s=args.worker_start_timeout,
         early_start=not args.no_early_start,
+        supervision=SupervisionPolicy(
+            intensity=args.worker_loss_limit[0], period_s=args.worker_loss_limit[1], slow_retry_s=args.slow_retry
+        ),
+        recovery_hold_s=args.recovery_hold,
     )
 
 

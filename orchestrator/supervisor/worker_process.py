@@ -26,6 +26,7 @@ from orchestrator.config import Paths
 log = logging.getLogger(__name__)
 
 WORKER_MODULE = "mcp_task_orchestrator.worker"
+GENERATION_FLAG = "--generation"
 EXIT_POLL_S = 0.05
 
 
@@ -44,6 +45,26 @@ def process_state(pid: int) -> str | None:
     except OSError:
         return None
     return stat.rsplit(")", 1)[1].split()[0]
+
+
+def own_worker_child(generation: int) -> int | None:
+    """The pid of this process's child running worker `generation`, found before the worker can say
+    it itself: a worker that is still starting can then be named in the log and killed."""
+    me = os.getpid()
+    marker = [GENERATION_FLAG.encode(), str(generation).encode()]
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) != me:
+                continue
+            argv = Path(entry.path, "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if WORKER_MODULE.encode() in argv and any(argv[i : i + 2] == marker for i in range(len(argv))):
+            return int(entry.name)
+    return None
 
 
 class WorkerHandle:
@@ -68,6 +89,7 @@ class WorkerHandle:
 
     async def start(self, task_group: TaskGroup, timeout_s: float) -> None:
         """Spawn the process and wait until it answers; raises WorkerGone or TimeoutError."""
+        task_group.start_soon(self._name_while_starting)
         with anyio.fail_after(timeout_s):
             await task_group.start(self._run)
             facts = await self.control("control_facts", {}, timeout_s)
@@ -78,10 +100,29 @@ class WorkerHandle:
             "worker generation %d ready as pid %d after %.3fs", self.generation, self.pid, self.ready_after_s
         )
 
+    async def _name_while_starting(self) -> None:
+        """Learn the pid of the process being started, so that a worker lost or abandoned while it
+        starts is named in the log and killed, not left behind."""
+        while self.pid is None and self.alive:
+            pid = own_worker_child(self.generation)
+            if pid is not None:
+                self.pid = pid
+                log.info("worker generation %d starting as pid %d", self.generation, pid)
+                return
+            await anyio.sleep(EXIT_POLL_S)
+
     async def _run(self, *, task_status: TaskStatus[None]) -> None:
         parameters = StdioServerParameters(
             command=sys.executable,
-            args=["-m", WORKER_MODULE, "--base-dir", str(self.paths.base), *self.extra_args],
+            args=[
+                "-m",
+                WORKER_MODULE,
+                "--base-dir",
+                str(self.paths.base),
+                GENERATION_FLAG,
+                str(self.generation),
+                *self.extra_args,
+            ],
             env=dict(os.environ),
             cwd=str(self.paths.base),
         )
@@ -93,7 +134,9 @@ class WorkerHandle:
         except Exception as exc:  # the SDK surfaces a dead pipe in many shapes
             self._mark_exited(f"connection to worker ended: {exc!r}")
             if self._client is None:
-                raise WorkerGone(f"worker generation {self.generation} failed to start: {exc}") from exc
+                raise WorkerGone(
+                    f"worker generation {self.generation} (pid {self.pid}) failed to start: {exc}"
+                ) from exc
         finally:
             self._client = None
             self._mark_exited(self.exit_reason or "stopped")
