@@ -1,15 +1,84 @@
-"""Crash-safe file writes: temp file, fsync, rename, fsync of the directory.
+"""Crash-safe, private file writes: temp file, fsync, rename, fsync of the directory.
 
 A reader sees either the old file or the new one, never a torn mix, and after this returns the
-new file survives a power cut.
+new file survives a power cut. Every file written here is opened without following a symbolic
+link and is readable by its owner only (0600, directories 0700) whatever the umask: the state
+directory holds task text, command lines and command output.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
 
 from orchestrator.faultpoints import io_operation
+
+
+PRIVATE_FILE = 0o600
+PRIVATE_DIRECTORY = 0o700
+OTHERS = 0o077  # group and other bits: removed from what exists, never adding the owner's back
+
+
+class SymlinkRefused(OSError):
+    """A path the orchestrator writes is a symbolic link; writing through it could land anywhere."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            target = f" (it points to {os.readlink(path)})"
+        except OSError:
+            target = ""
+        super().__init__(
+            errno.ELOOP,
+            f"{path} is a symbolic link{target}; the orchestrator never writes through links: "
+            "remove it (or point --base-dir at the real directory) and start again",
+        )
+
+
+def refuse_symlink(path: Path) -> None:
+    if path.is_symlink():
+        raise SymlinkRefused(path)
+
+
+def open_private(path: Path, flags: int) -> int:
+    """`os.open` for writing under the state directory: never through a link, and owner-only."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, PRIVATE_FILE)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SymlinkRefused(path) from None
+        raise
+    try:
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        if mode & OTHERS:  # created earlier, under another umask
+            os.fchmod(fd, mode & ~OTHERS)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def private_file(path: Path) -> None:
+    """Create `path` empty if missing (for files another library opens, like SQLite's), owner-only."""
+    os.close(open_private(path, os.O_WRONLY | os.O_CREAT))
+
+
+def private_directory(path: Path) -> None:
+    """Create `path` and its missing parents owner-only (0700); an existing one loses group and other access.
+
+    A link in its place is refused, so nothing is written through it.
+    """
+    refuse_symlink(path)
+    for directory in reversed([path, *path.parents]):
+        if not directory.exists():
+            try:
+                os.mkdir(directory, PRIVATE_DIRECTORY)
+            except FileExistsError:
+                pass
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & OTHERS:
+        os.chmod(path, mode & ~OTHERS)
 
 
 def fsync_directory(directory: Path) -> None:
@@ -53,7 +122,7 @@ def _alive(pid: int) -> bool:
 def write_synced(path: Path, data: bytes) -> None:
     """Write `data` to a new file and fsync it; on error the partial file is removed."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         try:
             view = memoryview(data)
             io_operation("write", path)
@@ -84,7 +153,7 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 def append_line_durably(path: Path, line: str) -> None:
     """Append one line and fsync it, so a history entry written before a crash is still there after."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
         io_operation("write", path)
         os.write(fd, (line.rstrip("\n") + "\n").encode())

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.config import Paths
-from orchestrator.durable import append_line_durably
+from orchestrator.durable import append_line_durably, private_directory
 
 RECENT_LIMIT = 20
 
@@ -50,7 +50,7 @@ class RestartHistory:
     def append(self, entry: HistoryEntry) -> bool:
         """Record a restart; an unwritable state dir is logged, never allowed to break the restart's answer."""
         try:
-            self._paths.state_dir.mkdir(parents=True, exist_ok=True)
+            private_directory(self._paths.state_dir)
             append_line_durably(self._paths.history_file, json.dumps(entry.__dict__, sort_keys=True))
         except OSError as exc:
             log.error("could not record the restart in %s: %s", self._paths.history_file, exc)

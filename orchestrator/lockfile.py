@@ -10,6 +10,8 @@ import logging
 import os
 from pathlib import Path
 
+from orchestrator.durable import open_private, private_directory
+
 log = logging.getLogger(__name__)
 
 
@@ -34,11 +36,11 @@ def read_owner(lock_file: Path) -> int | None:
 
 def acquire(lock_file: Path) -> str | None:
     """Take the lock for this process; returns a note when a stale lock was recovered."""
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    private_directory(lock_file.parent)
     note = None
     for _ in range(2):
         try:
-            fd = os.open(lock_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = open_private(lock_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         except FileExistsError:
             owner = read_owner(lock_file)
             if owner is not None and owner != os.getpid() and is_orchestrator_process(owner):

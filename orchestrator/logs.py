@@ -1,14 +1,17 @@
 """Logging to stderr and `.task_orchestrator/logs/server.log`.
 
-stdout is never used: over stdio it carries the MCP protocol itself.
+stdout is never used: over stdio it carries the MCP protocol itself. The log file is opened
+owner-only and never through a symbolic link (`durable.open_private`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from orchestrator.config import Paths
+from orchestrator.durable import open_private, private_directory
 
 FORMAT = "%(asctime)s %(levelname)s [%(process)d %(name)s] %(message)s"
 
@@ -18,11 +21,17 @@ def formatter(role: str) -> logging.Formatter:
 
 
 def setup_logging(paths: Paths, level: int, role: str) -> None:
-    paths.logs.mkdir(parents=True, exist_ok=True)
+    private_directory(paths.root)
+    private_directory(paths.logs)
+    log_file = os.fdopen(
+        open_private(paths.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND), "a", encoding="utf-8"
+    )
     root = logging.getLogger()
+    for old in root.handlers:
+        old.close()
     root.handlers.clear()
     root.setLevel(level)
-    for handler in (logging.StreamHandler(sys.stderr), logging.FileHandler(paths.log_file, encoding="utf-8")):
+    for handler in (logging.StreamHandler(sys.stderr), logging.StreamHandler(log_file)):
         handler.setFormatter(formatter(role))
         root.addHandler(handler)
     for noisy in ("httpx", "httpcore", "uvicorn.access", "mcp.server.streamable_http", "mcp.client"):

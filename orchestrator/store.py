@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from orchestrator import clock, entropy
+from orchestrator.durable import private_directory, private_file
 from orchestrator.faultpoints import io_operation
 
 T = TypeVar("T")
@@ -150,7 +151,17 @@ class TaskStore:
         self.busy_timeout_s = busy_timeout_s
         self._lock = threading.Lock()
         self._open_transactions = 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # SQLite follows links and creates its files 0644; it gives the WAL and shared-memory
+            # files the database file's mode, so an owner-only database keeps all three private.
+            private_directory(self.path.parent)
+            private_file(self.path)
+            for suffix in ("-wal", "-shm", "-journal"):
+                companion = self.path.with_name(self.path.name + suffix)
+                if companion.is_symlink() or companion.exists():
+                    private_file(companion)
+        except OSError as exc:
+            raise StoreError(f"database {self.path} cannot be opened safely: {exc.strerror or exc}") from exc
         try:
             self._conn = sqlite3.connect(
                 self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
