@@ -9,6 +9,7 @@ log file (the confined orchestrator has no CAP_DAC_OVERRIDE), or else a fault po
 
 from __future__ import annotations
 
+import os
 import signal
 import stat
 import subprocess
@@ -76,12 +77,18 @@ for pid, started in handled.items():
 
 class WorkerCrashParams(FaultParams):
     at_phase: Phase | None = Field(None, description="kill when a restart reaches this phase (None: now)")
-    which: Literal["serving", "replacement"] = Field("serving", description="the worker serving, or the one replacing it")
+    which: Literal["serving", "replacement", "starting"] = Field(
+        "serving",
+        description="the worker serving, the one replacing it, or one still starting (spawned, not yet serving: the first "
+        "after a start, or a crash recovery's replacement), killed as soon as one exists",
+    )
 
     @model_validator(mode="after")
     def _replacement_during_a_restart(self) -> WorkerCrashParams:
         if self.which == "replacement" and self.at_phase is None:
             raise ValueError("which=replacement needs at_phase: a replacement exists only during a restart")
+        if self.which == "starting" and self.at_phase is not None:
+            raise ValueError("which=starting takes no at_phase: it acts as soon as a worker is starting")
         return self
 
 
@@ -98,10 +105,12 @@ class WorkerCrash(Fault):
         if self.params.at_phase is not None:
             phase = (await wait_for_phase(ctx, self.params.at_phase))["phase"]
         supervisor = ctx.supervisor_pid()
-        serving = await ctx.worker_pid()
-        if self.params.which == "serving":
-            pid = serving
+        if self.params.which == "starting":
+            pid = await wait_until(lambda: _starting_worker(ctx), GONE_WAIT_S, "a worker process that is starting")
+        elif self.params.which == "serving":
+            pid = await ctx.worker_pid()
         else:
+            serving = await ctx.worker_pid()
             others = [child for child in ctx.processes.children(supervisor) if child != serving] if supervisor else []
             pid = others[-1] if others else None
         if pid is None:
@@ -114,6 +123,32 @@ class WorkerCrash(Fault):
 
     async def heal(self) -> None:
         """Nothing to undo: a killed process stays dead, and bringing a worker back is the orchestrator's job."""
+
+
+async def _starting_worker(ctx: FaultContext) -> int | None:
+    """The newest child of the supervisor that is still starting. Live: it runs the worker program but
+    has not opened the database yet, which a worker does just before it can serve (asking the
+    supervisor which worker serves takes longer than a worker takes to start). Simulated: younger
+    than the worker the supervisor serves with (any, before the first serves); older children are
+    replaced workers on their way out."""
+    supervisor = ctx.supervisor_pid()
+    if supervisor is None:
+        return None
+    workers = ctx.processes.children(supervisor)
+    if not ctx.simulated:
+        database = ctx.paths.database.name
+        starting = [pid for pid in workers if ctx.processes.has_execd(pid, supervisor) and not _has_open(pid, database)]
+        return starting[-1] if starting else None
+    serving = await ctx.worker_pid()
+    return next(iter(workers[workers.index(serving) + 1 :] if serving in workers else workers[-1:]), None)
+
+
+def _has_open(pid: int, name: str) -> bool:
+    """Whether process `pid` holds a file called `name` open (unreadable counts as yes: leave it alone)."""
+    try:
+        return any(os.readlink(entry).endswith("/" + name) for entry in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return True
 
 
 class ReplacementFailsParams(FaultParams):
