@@ -91,7 +91,7 @@ async def run_scenario(loaded: Loaded, options: RunOptions | None = None, report
             verdicts += (live if isinstance(live, list) else []) + file_verdicts(run, enabled)
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_TIMEOUT_S):
-                await _cleanup(run)
+                await cleanup(run)
     verdicts += leftover_verdicts(run, enabled)
     failures += [_broken(run, verdict) for verdict in verdicts if verdict.ok is False]
     outcome = "passed"
@@ -162,7 +162,7 @@ def _broken(run: Run, verdict: Verdict) -> Failure:
     return Failure(run.source.name, run.line(loc), "invariant", f"{verdict.name} broken: {verdict.detail}")
 
 
-async def _cleanup(run: Run) -> None:
+async def cleanup(run: Run) -> None:
     """Idempotent: stop loads, heal faults, stop the orchestrator, end stray processes of this run."""
     for load in run.loads.values():
         load.stopping.set()
