@@ -93,7 +93,7 @@ def cmd_state_restore(args: argparse.Namespace, paths: Paths) -> int:
         return EXIT_FAILED
     source = paths.inside_state_dir(args.backup)
     try:
-        raw = source.read_bytes()
+        raw = snapshot.read_state_file(source)
         snapshot.parse_snapshot(raw)
     except FileNotFoundError:
         print(f"error: {source.name} does not exist; `python -m orchestrator state list` shows the backups", file=sys.stderr)
@@ -108,7 +108,7 @@ def cmd_state_restore(args: argparse.Namespace, paths: Paths) -> int:
 
 def cmd_state_list(args: argparse.Namespace, paths: Paths) -> int:
     backups = snapshot.list_backups(paths)
-    rows = [{"file": p.name, "size_bytes": p.stat().st_size} for p in backups]
+    rows = [{"file": p.name, "size_bytes": p.lstat().st_size} for p in backups]
     emit(args, {"backups": rows}, lambda r: "\n".join(f"{row['file']}  {row['size_bytes']} bytes" for row in r["backups"]) or "no backups")
     return EXIT_OK
 
@@ -154,5 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # an unreadable state directory, a full disk: one line, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 

@@ -2,16 +2,24 @@
 
 The file is canonical JSON (sorted keys, no spaces) with one top-level field per line, whose
 `integrity_hash` is the SHA-256 of the canonical JSON of every other field. Verification re-serialises the whole document and
-compares bytes too, so a change to any byte of the file is detected, even in whitespace. Nothing
-in a snapshot is ever executed: it is parsed as JSON and checked field by field.
+compares bytes too, so a change to any byte of the file is detected, even in whitespace. The hash
+is not keyed: it detects corruption (a torn write, a flipped bit, a hand edit that forgot the hash),
+not tampering, since anyone who can write the file can recompute it. Nothing in a snapshot is ever
+executed: it is parsed as JSON and checked field by field.
+
+A state file is read defensively (`read_state_file`): only a regular file is opened (a symlink, a
+FIFO, a device or a directory is refused without blocking), its size is checked before reading and
+no more than the limit is ever read, and a document nesting deeper than `MAX_DEPTH` is refused.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +32,7 @@ from orchestrator.durable import fsync_directory, remove_stale_temps, temp_name,
 SNAPSHOT_VERSION = 1
 BACKUPS_KEPT = 10
 MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 32  # a snapshot written by the orchestrator nests 6 levels deep
 BACKUP_PATTERN = re.compile(r"^backup_state_(\d{8}T\d{6}\.\d{6}Z)(?:_(\d+))?\.json$")
 
 REQUIRED_FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -101,16 +110,85 @@ def build_snapshot(
     return document
 
 
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def read_state_file(path: Path, limit: int = MAX_SNAPSHOT_BYTES) -> bytes:
+    """The bytes of a state file, refusing (SnapshotInvalid) anything that is not a regular file of at
+    most `limit` bytes; never blocks on a FIFO and never reads more than `limit` + 1 bytes.
+
+    FileNotFoundError is left to the caller (a missing file is a normal case, not a damaged one).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SnapshotInvalid("is a symbolic link, not a regular file") from None
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise SnapshotInvalid(f"cannot be opened: {exc.strerror}") from None
+    try:
+        mode = os.fstat(fd)
+        if not stat.S_ISREG(mode.st_mode):
+            kind = next((name for test, name in _FILE_KINDS if test(mode.st_mode)), "not a regular file")
+            raise SnapshotInvalid(f"is {kind}, not a regular file")
+        if mode.st_size > limit:
+            raise SnapshotInvalid(f"file is larger than {limit} bytes ({mode.st_size} bytes)")
+        chunks, left = [], limit + 1
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise SnapshotInvalid(f"cannot be read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    raw = b"".join(chunks)
+    if len(raw) > limit:
+        raise SnapshotInvalid(f"file is larger than {limit} bytes (it grew while being read)")
+    return raw
+
+
+def _check_depth(document: Any) -> None:
+    """Refuse a document nesting deeper than MAX_DEPTH (walked without recursion)."""
+    pending = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise SnapshotInvalid(f"nests deeper than {MAX_DEPTH} levels")
+        children = value.values() if isinstance(value, dict) else value
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+
+
+def decode_json(raw: bytes) -> Any:
+    """Strict UTF-8 JSON of bounded nesting, or SnapshotInvalid saying which of these it is not."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SnapshotInvalid(f"not valid JSON (not UTF-8: {exc})") from None
+    try:
+        document = json.loads(text)
+    except ValueError as exc:  # JSONDecodeError, or an integer past Python's digit limit
+        raise SnapshotInvalid(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise SnapshotInvalid(f"nests deeper than {MAX_DEPTH} levels") from None
+    if isinstance(document, dict | list):
+        _check_depth(document)
+    return document
+
+
 def parse_snapshot(raw: bytes) -> dict[str, Any]:
     """Verify bytes read from a snapshot file; raise SnapshotInvalid saying what is wrong."""
     if not raw:
         raise SnapshotInvalid("file is empty")
     if len(raw) > MAX_SNAPSHOT_BYTES:
         raise SnapshotInvalid(f"file is larger than {MAX_SNAPSHOT_BYTES} bytes")
-    try:
-        document = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SnapshotInvalid(f"not valid JSON: {exc}") from None
+    document = decode_json(raw)
     if not isinstance(document, dict):
         raise SnapshotInvalid("top level is not a JSON object")
     for name, expected in REQUIRED_FIELDS.items():
@@ -225,8 +303,7 @@ class RestoreReport:
 
 
 def verify_file(path: Path) -> dict[str, Any]:
-    raw = path.read_bytes()
-    return parse_snapshot(raw)
+    return parse_snapshot(read_state_file(path))
 
 
 def load_latest(paths: Paths) -> RestoreReport:

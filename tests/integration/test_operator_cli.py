@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -56,3 +57,30 @@ def test_without_a_running_server_the_cli_says_what_to_do(base_dir):
     result = admin(base_dir, "health")
     assert result.returncode == 2
     assert "--http" in result.stderr and "endpoint.json" in result.stderr
+
+
+ODD_FILES = {
+    "directory": (lambda path: path.mkdir(), "is a directory"),
+    "fifo": (lambda path: os.mkfifo(path), "is a FIFO"),
+    "dangling symlink": (lambda path: path.symlink_to(path.with_name("backup_state_gone.json")), "does not exist"),
+}
+
+
+@pytest.mark.parametrize("kind", ODD_FILES)
+def test_state_commands_answer_odd_files_with_a_message_and_an_exit_code(base_dir, kind):
+    """A directory, a FIFO or a dangling symlink among the state files: no traceback, no hang."""
+    make, message = ODD_FILES[kind]
+    state_dir = Paths(base_dir).state_dir
+    state_dir.mkdir(parents=True)
+    odd = state_dir / "backup_state_20260101T000000.000000Z.json"
+    make(odd)
+    make(Paths(base_dir).current_state)
+
+    restore = admin(base_dir, "state", "restore", "--backup", odd.name)
+    assert restore.returncode == 1 and message in restore.stderr, restore
+    verify = admin(base_dir, "state", "verify")
+    assert verify.returncode == 1 and verify.stdout.count("BAD") == 2, verify
+    listing = admin(base_dir, "state", "list")
+    assert listing.returncode == 0 and odd.name in listing.stdout, listing
+    for result in (restore, verify, listing):
+        assert "Traceback" not in result.stderr, result.stderr

@@ -6,7 +6,9 @@ import errno
 import json
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -144,3 +146,126 @@ def test_a_temp_file_left_by_a_killed_writer_is_removed_by_the_next_write_and_a_
     snapshot.write_snapshot(paths, sample())
     assert not left_by_dead.exists()
     assert in_use.exists()
+
+
+# -- never choke on a state file -----------------------------------------------------------------
+
+
+def _deeply_nested(levels: int) -> bytes:
+    return b'{"version":' + b"[" * levels + b"]" * levels + b"}"
+
+
+NOT_REGULAR = {
+    "directory": lambda path: path.mkdir(),
+    "fifo": lambda path: __import__("os").mkfifo(path),
+    "symlink to /dev/zero": lambda path: path.symlink_to("/dev/zero"),
+    "dangling symlink": lambda path: path.symlink_to(path.with_name("nowhere")),
+}
+
+
+@pytest.mark.parametrize("kind", NOT_REGULAR)
+def test_a_state_file_that_is_not_a_regular_file_is_refused_without_blocking(tmp_path, kind):
+    path = tmp_path / "current_state.json"
+    NOT_REGULAR[kind](path)
+    with pytest.raises(snapshot.SnapshotInvalid, match="not a regular file"):
+        snapshot.read_state_file(path)
+
+
+def test_a_file_larger_than_the_limit_is_refused_before_any_byte_is_read(tmp_path, monkeypatch):
+    sparse = tmp_path / "current_state.json"
+    with open(sparse, "wb") as handle:
+        handle.truncate(1200 * 1024 * 1024)  # 1.2 GB, sparse: costs no disk
+    read = []
+    real_read = snapshot.os.read
+    monkeypatch.setattr(snapshot.os, "read", lambda fd, n: read.append(n) or real_read(fd, n))
+    with pytest.raises(snapshot.SnapshotInvalid, match="larger than"):
+        snapshot.read_state_file(sparse)
+    assert read == [], "the size is checked before reading"
+
+
+def test_no_more_than_the_limit_is_ever_read(tmp_path, monkeypatch):
+    path = tmp_path / "current_state.json"
+    path.write_bytes(b"x" * 5000)
+    read = []
+    real_read = snapshot.os.read
+    monkeypatch.setattr(snapshot.os, "read", lambda fd, n: read.append(len(chunk := real_read(fd, n))) or chunk)
+    assert snapshot.read_state_file(path, limit=5000) == b"x" * 5000
+    read.clear()
+    monkeypatch.setattr(snapshot.os, "fstat", lambda fd: __import__("os").stat_result((0o100600, 0, 0, 0, 0, 0, 10, 0, 0, 0)))
+    with pytest.raises(snapshot.SnapshotInvalid, match="grew while being read"):
+        snapshot.read_state_file(path, limit=1000)  # the size said 10 bytes: the reading is bounded too
+    assert sum(read) <= 1001
+
+
+@pytest.mark.parametrize("levels", [snapshot.MAX_DEPTH + 1, 100_000])
+def test_deep_nesting_is_refused_with_its_reason(levels):
+    with pytest.raises(snapshot.SnapshotInvalid, match=f"nests deeper than {snapshot.MAX_DEPTH}"):
+        snapshot.parse_snapshot(_deeply_nested(levels))
+
+
+def test_bytes_that_are_not_utf8_or_json_numbers_past_the_digit_limit_are_refused():
+    with pytest.raises(snapshot.SnapshotInvalid, match="not UTF-8"):
+        snapshot.parse_snapshot(b'{"version": "\xff"}')
+    with pytest.raises(snapshot.SnapshotInvalid, match="not valid JSON"):
+        snapshot.parse_snapshot(b'{"version": ' + b"1" * 5000 + b"}")
+
+
+_SCALARS = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20)
+_RECORDS = st.lists(st.dictionaries(st.text(min_size=1, max_size=10), _SCALARS, max_size=4), max_size=4)
+
+
+def _wrong_type(raw: bytes, rng_field: str) -> bytes:
+    """A consistent document (hash recomputed) whose field has a type the format does not allow."""
+    document = json.loads(raw)
+    document[rng_field] = {"list": "not a list"} if isinstance(document[rng_field], list) else ["wrong"]
+    document["integrity_hash"] = snapshot.integrity_hash(document)
+    return snapshot.render(document)
+
+
+CORRUPTIONS = {
+    "byte flip": lambda raw, draw: raw[: (i := draw(st.integers(0, len(raw) - 1)))] + bytes([raw[i] ^ draw(st.integers(1, 255))]) + raw[i + 1 :],
+    "truncation": lambda raw, draw: raw[: draw(st.integers(0, len(raw) - 1))],
+    "nesting": lambda raw, draw: _deeply_nested(draw(st.integers(snapshot.MAX_DEPTH + 1, 50_000))),
+    "wrong type": lambda raw, draw: _wrong_type(raw, draw(st.sampled_from(sorted(set(snapshot.REQUIRED_FIELDS) - {"integrity_hash"})))),
+}
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    data=st.data(),
+    contents=st.lists(st.tuples(_RECORDS, _RECORDS), min_size=1, max_size=4),
+)
+def test_every_corruption_is_detected_and_the_newest_valid_candidate_is_used(data, contents):
+    with tempfile.TemporaryDirectory() as directory:
+        paths = Paths(Path(directory))
+        for active, suspended in contents:
+            snapshot.write_snapshot(paths, sample_with(active, suspended))
+        candidates = [paths.current_state, *snapshot.list_backups(paths)]
+        damaged = data.draw(st.lists(st.booleans(), min_size=len(candidates), max_size=len(candidates)))
+        for candidate, damage in zip(candidates, damaged, strict=True):
+            if not damage:
+                continue
+            kind = data.draw(st.sampled_from([*CORRUPTIONS, *NOT_REGULAR]))
+            if kind in NOT_REGULAR:
+                candidate.unlink()
+                NOT_REGULAR[kind](candidate)
+            else:
+                candidate.write_bytes(CORRUPTIONS[kind](candidate.read_bytes(), data.draw))
+        report = snapshot.load_latest(paths)
+        first_valid = damaged.index(False) if False in damaged else len(candidates)
+        assert [r["file"] for r in report.rejected] == [c.name for c in candidates[:first_valid]]
+        if first_valid == len(candidates):
+            assert report.used is None and report.source == "database_only"
+        else:
+            assert report.used == candidates[first_valid].name
+            assert report.document == snapshot.parse_snapshot(candidates[first_valid].read_bytes())
+
+
+def sample_with(active: list, suspended: list) -> dict:
+    return snapshot.build_snapshot(
+        restart_reason="manual_request",
+        active_tasks=active,
+        suspended_tasks=suspended,
+        client_sessions=[],
+        database_state={"file": "task_orchestrator.db"},
+    )
