@@ -101,7 +101,9 @@ def read_source(path: Path, text: str | None = None) -> Source:
             source.problems.append(Problem(source.name, 1, 1, "the file is empty: a scenario is a mapping with name, steps, ..."))
             return source
         source.marks[()] = (node.start_mark.line + 1, node.start_mark.column + 1)
-        source.data = _build(node, (), source, _Loader(""))
+        source.data = _Builder(source).build(node, ())
+    except _Refused as refused:
+        source.problems.append(refused.problem)
     except (OSError, UnicodeDecodeError) as exc:
         source.problems.append(Problem(source.name, 1, 1, f"cannot read the file: {exc}"))
     except yaml.MarkedYAMLError as exc:  # syntax, or a tag the safe constructor refuses
@@ -114,13 +116,91 @@ def read_source(path: Path, text: str | None = None) -> Source:
     return source
 
 
-def _build(node: yaml.Node, loc: Loc, source: Source, constructor: Any) -> Any:
-    if isinstance(node, yaml.MappingNode):
-        constructor.flatten_mapping(node)
+MAX_VALUES = 100_000  # values the file expands to, each alias counting what it repeats
+MAX_DEPTH = 100
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class _Refused(Exception):
+    """The file cannot be built safely (too big, too deep, or containing itself); one problem says why."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+class _Builder:
+    """Builds plain values from the node tree, each aliased node once.
+
+    An alias names the very node of its anchor, so a file of a few hundred bytes can repeat one
+    node exponentially many times, or put a node inside itself. Building each node once, counting
+    what every alias repeats, and refusing a node found inside itself keeps a hostile file to a
+    clear problem in milliseconds instead of gigabytes or a RecursionError.
+    """
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.constructor = _Loader("")
+        self.built: dict[int, tuple[Any, int]] = {}  # id(node) -> (value, values it expands to)
+        self.open: set[int] = set()
+        self.values = 0
+
+    def refuse(self, loc: Loc, message: str) -> _Refused:
+        return _Refused(self.source.problem(loc, message))
+
+    def count(self, loc: Loc, values: int) -> None:
+        self.values += values
+        if self.values > MAX_VALUES:
+            raise self.refuse(
+                loc,
+                f"the file expands to more than {MAX_VALUES} values (an alias repeats everything its "
+                "anchor names); write a smaller scenario",
+            )
+
+    def build(self, node: yaml.Node, loc: Loc) -> Any:
+        key = id(node)
+        if key in self.built:
+            value, size = self.built[key]
+            self.count(loc, size)
+            return value
+        if key in self.open:
+            raise self.refuse(
+                loc, f"this alias names a value that contains it (anchor on line {node.start_mark.line + 1})"
+            )
+        if len(loc) > MAX_DEPTH:
+            raise self.refuse(loc, f"values are nested more than {MAX_DEPTH} levels deep")
+        start = self.values
+        self.count(loc, 1)
+        self.open.add(key)
+        try:
+            value = self._construct(node, loc)
+        finally:
+            self.open.discard(key)
+        self.built[key] = (value, self.values - start)
+        return value
+
+    def _construct(self, node: yaml.Node, loc: Loc) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, loc)
+        if isinstance(node, yaml.SequenceNode):
+            items = []
+            for index, item in enumerate(node.value):
+                self.source.marks[(*loc, index)] = (item.start_mark.line + 1, item.start_mark.column + 1)
+                items.append(self.build(item, (*loc, index)))
+            return items
+        return self.constructor.construct_object(node)
+
+    def _mapping(self, node: yaml.MappingNode, loc: Loc) -> dict[str, Any]:
+        source = self.source
         result: dict[str, Any] = {}
+        merged: dict[str, Any] = {}
         for key_node, value_node in node.value:
             where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            key = constructor.construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if key_node.tag == _MERGE:  # `<<: *anchor`: keys written here win over merged ones
+                for name, value in self._merge_sources(value_node, loc).items():
+                    merged.setdefault(name, value)
+                continue
+            key = self.constructor.construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, str):
                 source.problems.append(Problem(source.name, *where, "keys must be text; quote it"))
                 continue
@@ -131,12 +211,15 @@ def _build(node: yaml.Node, loc: Loc, source: Source, constructor: Any) -> Any:
                 )
                 continue
             source.marks[(*loc, key)] = where  # a key's own line reads best in messages
-            result[key] = _build(value_node, (*loc, key), source, constructor)
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        items = []
-        for index, item in enumerate(node.value):
-            source.marks[(*loc, index)] = (item.start_mark.line + 1, item.start_mark.column + 1)
-            items.append(_build(item, (*loc, index), source, constructor))
-        return items
-    return constructor.construct_object(node)
+            result[key] = self.build(value_node, (*loc, key))
+        return {**result, **{name: value for name, value in merged.items() if name not in result}}
+
+    def _merge_sources(self, node: yaml.Node, loc: Loc) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for item in node.value if isinstance(node, yaml.SequenceNode) else [node]:
+            value = self.build(item, loc)
+            if not isinstance(value, dict):
+                raise self.refuse(loc, "`<<` merges mappings only")
+            for name, entry in value.items():
+                merged.setdefault(name, entry)
+        return merged
