@@ -121,6 +121,7 @@ def register_control_tools(app: MCPServer) -> None:
             facts = await run_blocking(store.database_facts)
         except (StoreError, sqlite3.Error) as exc:  # a damaged database is a fact to report, not a crash
             lock_elsewhere, facts = False, {"error": str(exc)}
+        connected = "error" not in facts  # the connection answered the queries that gathered the facts
         return {
             "pid": os.getpid(),
             "server_version": __version__,
@@ -131,7 +132,7 @@ def register_control_tools(app: MCPServer) -> None:
             "jobs": state.running_jobs().stats(),
             "database": {
                 **facts,
-                "connected": True,
+                "connected": connected,
                 "write_lock_held_elsewhere": lock_elsewhere,
                 "transactions_in_progress": store.transactions_in_progress,
             },

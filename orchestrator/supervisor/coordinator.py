@@ -155,7 +155,7 @@ class RestartCoordinator:
                 "client_connections": {
                     "active_connections": len(connected),
                     "notifiable": len(notifiable),
-                    "status": "ready",
+                    "status": self.runtime.connection_state(),
                 },
             },
             "facts": facts,

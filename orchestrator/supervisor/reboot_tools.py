@@ -18,7 +18,7 @@ from orchestrator.blocking import run_blocking
 from orchestrator.clock import utc_iso
 from orchestrator.supervisor.coordinator import REASONS, RestartCoordinator, RestartRequest
 from orchestrator.supervisor.runtime import Runtime
-from orchestrator.supervisor.sessions import probe
+from orchestrator.supervisor.sessions import PING_TIMEOUT_S, probe
 
 
 class _Arguments(BaseModel):
@@ -139,6 +139,8 @@ class RebootTools:
             checks["database"] = await self._database_status(facts)
             if checks["database"]["status"] != "healthy":
                 problems.append(f"database {checks['database']['status']}")
+        if runtime.connection_state() == "degraded":
+            problems.append(f"client connections degraded: {runtime.buffer.overflows} request(s) refused for a full buffer")
         if args.include_connection_status:
             checks["connections"] = self._connection_status()
         return {
@@ -186,7 +188,7 @@ class RebootTools:
             "known_sessions": len(sessions),
             "sessions": sessions.snapshot_records(),
             "buffer": self.runtime.buffer.status(),
-            "status": "healthy" if self.runtime.buffer.overflows == 0 else "degraded",
+            "status": {"ready": "healthy"}.get(state := self.runtime.connection_state(), state),
         }
 
     async def shutdown_prepare(self, args: ShutdownPrepareArgs) -> dict[str, Any]:
@@ -231,17 +233,21 @@ class RebootTools:
             else:
                 results["session_test"] = await probe(sessions, record)
             outcomes = [results["session_test"]["status"]]
+            completed = True
         else:
             probes: list[dict[str, Any]] = []
+            asked = sessions.all()
 
             async def run(record: Any) -> None:
                 probes.append(await probe(sessions, record))
 
-            async with anyio.create_task_group() as group:
-                for record in sessions.all():
-                    group.start_soon(run, record)
+            with anyio.move_on_after(PING_TIMEOUT_S * 2):  # a probe bounds itself; this bounds the test
+                async with anyio.create_task_group() as group:
+                    for record in asked:
+                        group.start_soon(run, record)
             results["all_sessions"] = sorted(probes, key=lambda p: p["session_id"])
             outcomes = [p["status"] for p in probes]
+            completed = len(probes) == len(asked)
         if args.include_buffer_status:
             results["buffer_status"] = self.runtime.buffer.status()
         if args.include_reconnection_stats:
@@ -252,4 +258,4 @@ class RebootTools:
                 "no client session that accepts server requests is connected (stateless HTTP only)"
             )
         overall = "pass" if passed == len(outcomes) else ("partial" if passed else "fail")
-        return {"test_completed": True, "timestamp": utc_iso(), "overall_status": overall, "results": results}
+        return {"test_completed": completed, "timestamp": utc_iso(), "overall_status": overall, "results": results}

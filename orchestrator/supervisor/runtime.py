@@ -285,6 +285,16 @@ class Runtime:
             async with self._recovering:
                 pass
 
+    def connection_state(self) -> str:
+        """How the clients stand, from the buffer and the sessions: `degraded` once a request was
+        refused for a full buffer (until an error_recovery restart clears it), `reconnecting` while
+        a session is away within its grace period, else `ready`."""
+        if self.buffer.overflows:
+            return "degraded"
+        if any(s.disconnected_since is not None for s in self.sessions.all()):
+            return "reconnecting"
+        return "ready"
+
     # -- in-flight tracking ---------------------------------------------------------------
     def in_flight(self, handle: WorkerHandle) -> int:
         return self._in_flight.get(handle.generation, 0)

@@ -304,9 +304,15 @@ async def test_restart_007_to_the_excess_only_and_error_recovery_clears(base_dir
             titles = {t["title"] for t in await all_tasks(admin)}
             assert {a["parent_task"]["title"] for a in served} <= titles
             assert not any(a.get("error_code") for a in [await call(admin, "orchestrator_get_status")])
+            unhealthy = await health(admin)
+            assert not unhealthy["healthy"] and unhealthy["checks"]["connections"]["status"] == "degraded", unhealthy
+            assert "client connections degraded: 3 request(s) refused" in " ".join(unhealthy["problems"])
+            prepared = await call(admin, "orchestrator_shutdown_prepare")
+            assert prepared["checks"]["client_connections"]["status"] == "degraded", prepared
             arm(faults)
             recovery = await call(admin, "orchestrator_restart_server", {"reason": "error_recovery"})
             assert recovery["success"], recovery
+            assert (await health(admin))["healthy"]
             test = await call(admin, "orchestrator_reconnect_test")
             assert test["results"]["buffer_status"]["total_buffered_requests"] == 0
 

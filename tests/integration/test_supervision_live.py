@@ -85,3 +85,20 @@ def pid_is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return False
+
+
+async def test_the_database_is_reported_disconnected_when_its_facts_cannot_be_read(base_dir):
+    async with http_orchestrator(base_dir) as orchestrator, orchestrator.client() as client:
+        await wait_until(lambda: serving(client), 30, "the first worker to serve")
+        assert (await health(client))["checks"]["database"]["connected"] is True
+        database = Paths(base_dir).database
+        for suffix in ("-wal", "-shm"):
+            database.with_name(database.name + suffix).unlink(missing_ok=True)
+        database.write_bytes(b"this is not a database " * 400)  # under the worker's open connection
+        report = await health(client)
+        assert report["checks"]["database"]["connected"] is False, report["checks"]["database"]
+        assert not report["healthy"]
+
+
+async def serving(client) -> bool:
+    return (await health(client))["supervision"]["state"] == "serving"
