@@ -48,6 +48,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 _SUBTASK_KEYS = frozenset({"title", "description", "specialist_role", "complexity", "job"})
 _TASK_ID = re.compile(r"[0-9a-f]{32}")
+# Control characters other than tab and newlines, and the bidirectional overrides and isolates
+# that make text display in another order than it is stored ("Trojan Source").
+_HIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _HIDDEN_IN_LISTS = ("context", "instructions")
 
 
@@ -75,6 +78,12 @@ def _text(name: str, value: Any, max_len: int, *, required: bool = True) -> str 
         raise TaskInputError(f"{name} must not be empty")
     if len(value) > max_len:
         raise TaskInputError(f"{name} is {len(value)} characters; the limit is {max_len}")
+    hidden = _HIDDEN_CHARACTERS.search(value)
+    if hidden is not None:
+        raise TaskInputError(
+            f"{name} contains the control character U+{ord(hidden.group()):04X} at position {hidden.start()}; "
+            "remove it (tabs and line breaks are fine)"
+        )
     return value
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
 from orchestrator import __version__, clock
 from orchestrator.blocking import run_blocking
@@ -19,6 +19,7 @@ from orchestrator.clock import utc_iso
 from orchestrator.supervisor.coordinator import REASONS, RestartCoordinator, RestartRequest
 from orchestrator.supervisor.runtime import Runtime
 from orchestrator.supervisor.sessions import PING_TIMEOUT_S, probe
+from orchestrator.supervisor.strict import echo
 
 
 class _Arguments(BaseModel):
@@ -33,7 +34,7 @@ class RestartServerArgs(_Arguments):
         True,
         description="write and restore the state snapshot; false brings running jobs back as interrupted",
     )
-    timeout: int = Field(30, ge=10, le=300, description="seconds the whole restart may take (10..300)")
+    timeout: StrictInt = Field(30, ge=10, le=300, description="seconds the whole restart may take (10..300)")
     reason: Literal[REASONS] = Field("manual_request", description="why: " + ", ".join(REASONS))  # type: ignore[valid-type]
 
 
@@ -90,7 +91,7 @@ def parse_arguments(tool: str, arguments: dict[str, Any] | None) -> Any:
         problems = []
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"]) or "arguments"
-            problems.append(f"{field}: {error['msg']} (got {error.get('input')!r})")
+            problems.append(f"{field}: {error['msg']} (got {echo(error.get('input'))})")
         raise ArgumentError(
             f"invalid arguments for {tool}: " + "; ".join(problems) + ". Nothing was changed."
         ) from None

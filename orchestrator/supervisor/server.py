@@ -34,6 +34,7 @@ from orchestrator.supervisor.coordinator import RestartCoordinator
 from orchestrator.supervisor.reboot_tools import DESCRIPTIONS, MODELS, ArgumentError, RebootTools
 from orchestrator.supervisor.runtime import Runtime, SupervisorSettings, WorkerFactory, json_result
 from orchestrator.supervisor.sessions import STATELESS_PREFIX, STDIO_SESSION_ID
+from orchestrator.supervisor.strict import StrictArguments
 from orchestrator.supervisor.supervision import SupervisionPolicy
 from orchestrator.supervisor.worker_process import WorkerHandle
 from orchestrator.task_tools import register_task_tools
@@ -93,6 +94,7 @@ class Supervisor:
             on_call_tool=self.call_tool,
             get_tool_input_schema=self.input_schema,
         )
+        self.server.middleware.append(StrictArguments(self.input_schema))
 
     def tools(self) -> list[Tool]:
         return [*self.runtime.task_tools, *reboot_tool_list()]
