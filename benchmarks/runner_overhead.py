@@ -8,7 +8,8 @@ so that drift (the machine warming up, the database growing) hits both sides ali
   history, the journal, expectations checked, values saved).
 
 Prints both per-call medians and the ratio of the totals; exits 1 if the runner adds more than
-the budget (10%). Run: `python benchmarks/runner_overhead.py [--rounds N] [--calls N]`.
+the budget (10%); every sample goes to reports/benchmarks/ (benchmarks.record).
+Run: `.venv/bin/python -m benchmarks.runner_overhead [--rounds N] [--calls N]`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import anyio
 
+from benchmarks.record import machine, save
 from chaos.engine.context import Run
 from chaos.engine.steps import execute
 from chaos.live import structured
@@ -77,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=20, help="rounds of calls (default %(default)s)")
     parser.add_argument("--calls", type=int, default=15, help="calls per round (default %(default)s)")
     args = parser.parse_args(argv)
+    started = machine()
     bare, runner = anyio.run(measure, args.rounds, args.calls)
     ratio = sum(runner) / sum(bare)
     print(f"calls each way:        {len(bare)} (same client, same server, interleaved)")
@@ -84,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"runner step, median:   {statistics.median(runner) * 1000:.2f} ms")
     print(f"per-step overhead:     {(statistics.median(runner) - statistics.median(bare)) * 1000:+.2f} ms (median)")
     print(f"ratio runner/bare:     {ratio:.3f}  (budget {BUDGET:.2f})")
+    save("runner_overhead", vars(args), {"bare_s": bare, "runner_s": runner, "ratio": ratio, "budget": BUDGET}, started)
     return 0 if ratio <= BUDGET else 1
 
 

@@ -34,6 +34,7 @@ from mcp import Client
 from mcp.client.session import ClientSession
 from mcp.server.mcpserver import MCPServer
 
+from benchmarks.record import machine, save
 from chaos.engine import RunOptions
 from chaos.engine.lifecycle import run_scenario
 from chaos.engine.server import Server
@@ -164,12 +165,14 @@ def main() -> None:
     parser.add_argument("--no-sweeps", action="store_true", help="do not time the full sweeps")
     args = parser.parse_args()
     logging.disable(logging.CRITICAL)
+    started, figures = machine(), {}
     print("sweep workload (two tasks, a job, three restarts, invariants twice):", flush=True)
     sim_wall, sim_cpu = rates(sweep_workload_simulated, args.sim_runs, warm_up=True)
     print(f"  sim:  {sim_wall:6.2f} runs/s ({sim_cpu:.2f} per CPU second) over {args.sim_runs} runs", flush=True)
     live, _ = rates(sweep_workload_live, args.live_runs, warm_up=False)  # a live run takes seconds: none spared
     print(f"  live: {live:6.2f} runs/s over {args.live_runs} runs", flush=True)
     print(f"  sim/live: {sim_wall / live:.1f}x (per CPU second of sim: {sim_cpu / live:.1f}x)", flush=True)
+    figures["sweep_workload"] = {"sim_runs_per_s": sim_wall, "sim_runs_per_cpu_s": sim_cpu, "live_runs_per_s": live}
     with tempfile.TemporaryDirectory(prefix="sim-vs-live-") as scratch:
         directory = Path(scratch)
         loaded = minimal_scenario(directory)
@@ -180,6 +183,7 @@ def main() -> None:
         live, _ = rates(scenario_run(loaded, RunOptions(workdir=directory / "live")), args.live_runs, warm_up=False)
         print(f"  live: {live:6.2f} runs/s over {args.live_runs} runs", flush=True)
         print(f"  sim/live: {wall / live:.1f}x (per CPU second of sim: {cpu / live:.1f}x)", flush=True)
+        figures["minimal_scenario"] = {"sim_runs_per_s": wall, "sim_runs_per_cpu_s": cpu, "live_runs_per_s": live}
         requests, call_s = requests_per_sim_run(loaded, directory / "count"), sdk_call_cost(200)
         floor_s = requests * call_s
         print(
@@ -188,10 +192,13 @@ def main() -> None:
             f"(the run takes {1e3 / cpu:.1f} ms)",
             flush=True,
         )
+        figures["sdk_floor"] = {"requests_per_sim_run": requests, "cpu_s_per_call": call_s}
     if not args.no_sweeps:
         for flags in ((), ("--crash",)):
             seconds, code = timed_sweep(*flags)
             print(f"python -m chaos sweep {' '.join(flags)}".rstrip() + f": {seconds:.1f}s, exit {code}", flush=True)
+            figures[" ".join(("sweep", *flags))] = {"seconds": seconds, "exit": code}
+    save("sim_vs_live", vars(args), figures, started)
 
 
 if __name__ == "__main__":
