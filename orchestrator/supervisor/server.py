@@ -257,6 +257,16 @@ def parse_http(value: str) -> tuple[str, int]:
     return host, number
 
 
+def positive_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {value!r}")
+    return seconds
+
+
 def parse_loss_limit(value: str) -> tuple[int, float]:
     count, _, seconds = value.partition("/")
     try:
@@ -319,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--worker-start-timeout",
-        type=float,
+        type=positive_seconds,
         default=defaults.worker_start_timeout_s,
         help="seconds a worker process may take to start (default %(default)s)",
     )
@@ -334,13 +344,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--slow-retry",
-        type=float,
+        type=positive_seconds,
         default=policy.slow_retry_s,
         help="seconds between worker start attempts while degraded (default %(default)s)",
     )
     parser.add_argument(
         "--recovery-hold",
-        type=float,
+        type=positive_seconds,
         default=defaults.recovery_hold_s,
         help="seconds a call waits for a replacement worker before it is answered RESTART_006 (default %(default)s)",
     )
