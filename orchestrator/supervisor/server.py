@@ -24,6 +24,7 @@ import uvicorn
 from mcp.server.lowlevel import Server
 from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
+from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import CallToolRequestParams, CallToolResult, ListToolsResult, Tool
 
 from orchestrator import __version__, entropy, lockfile
@@ -31,6 +32,17 @@ from orchestrator.config import ConfigError, Paths, resolve_base_dir, resolve_lo
 from orchestrator.durable import private_directory, write_atomically
 from orchestrator.logs import setup_logging
 from orchestrator.supervisor.coordinator import RestartCoordinator
+from orchestrator.supervisor.http_guard import (
+    MAX_SESSIONS,
+    MAX_SESSIONS_PER_PEER,
+    TOKEN_ENV,
+    GuardConfigError,
+    PeerSessions,
+    allowed_hosts,
+    check_bind,
+    guarded,
+    read_token,
+)
 from orchestrator.supervisor.reboot_tools import DESCRIPTIONS, MODELS, ArgumentError, RebootTools
 from orchestrator.supervisor.runtime import Runtime, SupervisorSettings, WorkerFactory, json_result
 from orchestrator.supervisor.sessions import STATELESS_PREFIX, STDIO_SESSION_ID
@@ -130,10 +142,7 @@ class Supervisor:
         async with stdio_server() as (read_stream, write_stream):
             await self.server.run(read_stream, write_stream, self.server.create_initialization_options())
 
-    async def serve_http(self, host: str, port: int) -> None:
-        app = self.server.streamable_http_app(
-            host=host, session_idle_timeout=self.runtime.settings.grace_period_s
-        )
+    async def serve_http(self, host: str, port: int, token: str | None = None) -> None:
         # IPPROTO_TCP named, not left 0: asyncio turns Nagle's algorithm off only on sockets that say
         # they are TCP. With it on, a response's body waited ~40 ms for the ACK of its headers.
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -143,13 +152,24 @@ class Supervisor:
         sock.bind((host, port))
         sock.listen(LISTEN_BACKLOG)  # before endpoint.json is written: a client reading it can connect at once
         bound_port = sock.getsockname()[1]
+        hosts = allowed_hosts(host, bound_port)
+        grace_s = self.runtime.settings.grace_period_s
+        app = self.server.streamable_http_app(
+            host=host,
+            session_idle_timeout=grace_s,
+            max_sessions=MAX_SESSIONS,
+            transport_security=TransportSecuritySettings(
+                allowed_hosts=hosts, allowed_origins=[f"http://{h}" for h in hosts]
+            ),
+        )
         self.runtime.sessions.server_port = bound_port
         url = f"http://{host if ':' not in host else f'[{host}]'}:{bound_port}/mcp"
         endpoint = {"url": url, "pid": os.getpid(), "host": host, "port": bound_port}
         write_atomically(self.runtime.paths.root / "endpoint.json", json.dumps(endpoint).encode())
         log.info("serving MCP over streamable HTTP at %s", url)
         print(f"task orchestrator listening on {url}", file=sys.stderr, flush=True)
-        config = uvicorn.Config(self._observe_sessions(app), log_level="warning", lifespan="on")
+        served = guarded(self._observe_sessions(app), hosts, token, PeerSessions(grace_s))
+        config = uvicorn.Config(served, log_level="warning", lifespan="on")
         await uvicorn.Server(config).serve(sockets=[sock])
 
     def _observe_sessions(self, app: Any) -> Any:
@@ -227,11 +247,13 @@ async def running_supervisor(
             task_group.cancel_scope.cancel()
 
 
-async def run_supervisor(paths: Paths, settings: SupervisorSettings, http: tuple[str, int] | None) -> None:
+async def run_supervisor(
+    paths: Paths, settings: SupervisorSettings, http: tuple[str, int] | None, token: str | None = None
+) -> None:
     async with running_supervisor(paths, settings) as supervisor, anyio.create_task_group() as signals:
         signals.start_soon(stop_on_signals, signals.cancel_scope)
         if http:
-            await supervisor.serve_http(*http)
+            await supervisor.serve_http(*http, token=token)
         else:
             await supervisor.serve_stdio()
         signals.cancel_scope.cancel()
@@ -285,7 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(default) or streamable HTTP, and runs the orchestrator in a worker process it can replace "
         "without dropping clients (orchestrator_restart_server).",
         epilog="Environment: MCP_TASK_ORCHESTRATOR_BASE_DIR (state location), MCP_TASK_ORCHESTRATOR_LOG_LEVEL "
-        "(DEBUG..CRITICAL), MCP_TASK_ORCHESTRATOR_ALLOW_COMMAND_JOBS=1 (allow external command jobs). "
+        f"(DEBUG..CRITICAL), MCP_TASK_ORCHESTRATOR_ALLOW_COMMAND_JOBS=1 (allow external command jobs), {TOKEN_ENV} "
+        f"(bearer token for HTTP clients). At most {MAX_SESSIONS_PER_PEER} HTTP sessions per client address, "
+        f"{MAX_SESSIONS} in all. "
         "Files live in <base>/.task_orchestrator/.",
     )
     defaults = SupervisorSettings()
@@ -298,6 +322,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="[HOST:]PORT",
         type=parse_http,
         help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio (HOST defaults to 127.0.0.1; PORT 0 picks a free port, written to .task_orchestrator/endpoint.json)",
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow --http on a non-loopback address (a bearer token is then required)",
+    )
+    parser.add_argument(
+        "--token-file",
+        help=f"file holding the bearer token HTTP clients must send (default: ${TOKEN_ENV}; none on loopback)",
     )
     parser.add_argument(
         "--log-level",
@@ -387,6 +420,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {flag} must be at least 1", file=sys.stderr)
             return 2
     try:
+        token = read_token(args.token_file)
+        if args.http:
+            check_bind(args.http[0], args.allow_remote, token)
+    except GuardConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
         paths = Paths(resolve_base_dir(args.base_dir))
         setup_logging(paths, resolve_log_level(args.log_level), "supervisor")
     except (ConfigError, OSError) as exc:
@@ -404,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         "supervisor %d starting (base %s, %s)", os.getpid(), paths.base, "http" if args.http else "stdio"
     )
     try:
-        anyio.run(run_supervisor, paths, settings, args.http)
+        anyio.run(run_supervisor, paths, settings, args.http, token)
     except KeyboardInterrupt:
         pass
     finally:

@@ -1,0 +1,178 @@
+"""Who may talk to the HTTP server, checked before anything acts on a request.
+
+Order matters: the Host and Origin headers first (DNS rebinding: a web page must not reach a
+loopback server through a name it controls), then the bearer token when one is configured,
+then the per-peer session cap. Only a request that passes all three reaches the MCP app, so a
+refused DELETE ends nothing and a refused request changes no counter.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator import clock
+
+TOKEN_ENV = "MCP_TASK_ORCHESTRATOR_TOKEN"
+SESSION_HEADER = b"mcp-session-id"
+MAX_SESSIONS_PER_PEER = 256
+MAX_SESSIONS = 1024  # every peer together; the SDK answers 503 past it
+
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
+
+
+class GuardConfigError(ValueError):
+    """The HTTP security settings are unusable; the message says what to change."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def read_token(token_file: str | None) -> str | None:
+    """The bearer token from `--token-file` or $MCP_TASK_ORCHESTRATOR_TOKEN (the file wins)."""
+    if token_file:
+        try:
+            token = Path(token_file).read_text().strip()
+        except OSError as exc:
+            raise GuardConfigError(f"cannot read the token file {token_file}: {exc.strerror or exc}") from None
+        where = f"the token file {token_file}"
+    else:
+        token = os.environ.get(TOKEN_ENV, "").strip()
+        where = f"${TOKEN_ENV}"
+        if not token:
+            return None
+    if len(token) < 32:
+        raise GuardConfigError(
+            f"{where} holds {len(token)} characters; use at least 32 random ones "
+            "(for example `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
+    return token
+
+
+def check_bind(host: str, allow_remote: bool, token: str | None) -> None:
+    """A non-loopback address serves anyone who can reach it: only on purpose, and with a token."""
+    if is_loopback(host):
+        return
+    if not allow_remote or token is None:
+        raise GuardConfigError(
+            f"--http {host} is not a loopback address: anyone who can reach it could run and restart "
+            f"tasks. To serve it anyway, pass --allow-remote and set a bearer token ({TOKEN_ENV} or "
+            "--token-file); clients then send `Authorization: Bearer <token>`"
+        )
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def allowed_hosts(host: str, port: int) -> list[str]:
+    """Host header values that name this server: the bound address, and loopback names on loopback."""
+    names = [host]
+    if is_loopback(host):
+        names += ["127.0.0.1", "localhost", "::1"]
+    return sorted({_hostport(name, port) for name in names})
+
+
+@dataclass
+class PeerSessions:
+    """Open HTTP sessions per peer address, as seen from outside the SDK (opened, used, deleted)."""
+
+    idle_after_s: float
+    last_used: dict[str, dict[str, float]] = field(default_factory=dict)  # peer -> session -> time
+
+    def count(self, peer: str) -> int:
+        sessions = self.last_used.get(peer, {})
+        horizon = clock.monotonic() - self.idle_after_s
+        for session_id in [s for s, used in sessions.items() if used < horizon]:
+            del sessions[session_id]  # the SDK has ended it for idleness by now
+        return len(sessions)
+
+    def used(self, peer: str, session_id: str) -> None:
+        self.last_used.setdefault(peer, {})[session_id] = clock.monotonic()
+
+    def ended(self, peer: str, session_id: str) -> None:
+        self.last_used.get(peer, {}).pop(session_id, None)
+
+
+async def _respond(send: Any, status: int, message: str, headers: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
+    body = message.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8"), *headers],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def guarded(
+    app: ASGIApp,
+    hosts: list[str],
+    token: str | None,
+    peers: PeerSessions,
+    per_peer: int = MAX_SESSIONS_PER_PEER,
+) -> ASGIApp:
+    """`app` behind the Host/Origin check, the bearer token and the per-peer session cap."""
+    origins = {f"http://{h}" for h in hosts} | {f"https://{h}" for h in hosts}
+    expected = f"Bearer {token}".encode() if token else None
+
+    async def guard(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        host = headers.get(b"host", b"").decode(errors="replace")
+        origin = headers.get(b"origin", b"").decode(errors="replace")
+        if host not in hosts:
+            await _respond(send, 421, f"Host {host!r} is not this server; use one of: {', '.join(hosts)}\n")
+            return
+        if origin and origin not in origins:
+            await _respond(send, 403, f"Origin {origin!r} may not use this server\n")
+            return
+        if expected is not None and not hmac.compare_digest(headers.get(b"authorization", b""), expected):
+            await _respond(
+                send, 401, "a bearer token is required: send `Authorization: Bearer <token>`\n",
+                [(b"www-authenticate", b"Bearer")],
+            )  # fmt: skip
+            return
+        peer = scope["client"][0] if scope.get("client") else "unknown"
+        session_id = headers.get(SESSION_HEADER, b"").decode(errors="replace") or None
+        if session_id is None and scope.get("method") == "POST" and peers.count(peer) >= per_peer:
+            await _respond(
+                send, 429,
+                f"{peer} already has {per_peer} open sessions; end unused ones (HTTP DELETE) or wait "
+                "for them to expire\n",
+            )  # fmt: skip
+            return
+
+        async def observe(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                opened = dict(message.get("headers") or []).get(SESSION_HEADER)
+                status = message["status"]
+                if opened is not None and status < 400:
+                    peers.used(peer, opened.decode())
+                elif session_id is not None and status == 404:
+                    peers.ended(peer, session_id)
+            await send(message)
+
+        if session_id is not None:
+            if scope.get("method") == "DELETE":
+                peers.ended(peer, session_id)
+            else:
+                peers.used(peer, session_id)
+        await app(scope, receive, observe)
+
+    return guard
