@@ -4,7 +4,12 @@ So -k, marks (a scenario's tags), -n (xdist) and --junitxml work as for any test
 a scenario when it has a top-level `steps:` key; an invalid one is a collection error listing
 every problem with file:line. A failing scenario reads as it does from `python -m chaos run`,
 reproduce command included. Public pytest APIs only (pytest_collect_file, File, Item,
-repr_failure). Enabled by the `pytest11` entry point, or `-p chaos.pytest_plugin`.
+repr_failure).
+
+Opt-in, twice over: nothing loads it unless a project asks (`-p chaos.pytest_plugin` on the
+command line or in `addopts`), and then it collects only under the paths the `chaos_scenarios`
+ini option names, or, without that option, under the paths given on the command line. A YAML
+file elsewhere with a `steps:` key (a CI configuration, say) is never taken for a scenario.
 """
 
 from __future__ import annotations
@@ -42,12 +47,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("chaos", "chaos scenarios")
     group.addoption("--scenario-workdir", type=Path, help="make each scenario's directory here (default: the temp dir)")
     group.addoption("--scenario-keep", action="store_true", help="keep the directories of passing scenarios too")
+    parser.addini(
+        "chaos_scenarios",
+        "directories or files holding chaos scenarios (default: only paths named on the command line)",
+        type="paths",
+        default=[],
+    )
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if file_path.suffix in SUFFIXES and _is_scenario(file_path):
+    if file_path.suffix in SUFFIXES and _asked_for(parent.config, file_path) and _is_scenario(file_path):
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
+
+
+def _asked_for(config: pytest.Config, path: Path) -> bool:
+    """Whether the project named a place that holds `path`: the ini option, else the command line."""
+    roots = config.getini("chaos_scenarios") or [
+        config.invocation_params.dir / arg.split("::")[0] for arg in config.args
+    ]
+    resolved = path.resolve()
+    return any(resolved == root.resolve() or root.resolve() in resolved.parents for root in roots)
 
 
 def _is_scenario(path: Path) -> bool:

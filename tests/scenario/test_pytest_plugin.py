@@ -87,3 +87,25 @@ def test_scenarios_run_under_xdist_with_junit_and_read_like_the_cli(scenario_dir
     cases = {case.get("name"): case for case in ET.parse(junit).getroot().iter("testcase")}
     assert sorted(cases) == ["good", "wrong"] and cases["wrong"].find("failure") is not None
     assert [p.name.split("-")[1] for p in (scenario_dir.path / "runs").iterdir()] == ["wrong"]  # kept: it failed
+
+
+CI_WITH_STEPS = "steps:\n  - run: make deploy\n"
+
+
+def test_without_being_asked_for_the_plugin_collects_nothing(scenario_dir: pytest.Pytester) -> None:
+    result = scenario_dir.runpytest("--collect-only", "-q", "scenarios")
+    result.stdout.fnmatch_lines(["*no tests collected*"])
+
+
+def test_asked_for_it_collects_only_under_chaos_scenarios_never_a_ci_file_with_steps(
+    scenario_dir: pytest.Pytester,
+) -> None:
+    scenario_dir.mkdir("ci")
+    (scenario_dir.path / "ci" / "deploy.yaml").write_text(CI_WITH_STEPS)
+    scenario_dir.makeini(
+        "[pytest]\nasyncio_default_fixture_loop_scope = function\naddopts = -p chaos.pytest_plugin\n"
+        "chaos_scenarios = scenarios\n"
+    )
+    result = scenario_dir.runpytest("--collect-only", "-q")
+    result.stdout.fnmatch_lines(["scenarios/good.yaml::good", "scenarios/wrong.yaml::wrong", "*2 tests collected*"])
+    assert "deploy" not in result.stdout.str()
