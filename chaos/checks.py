@@ -5,7 +5,9 @@ a timeout or a broken connection, so it may or may not have been applied). From 
 the tasks the orchestrator finally lists, "nothing acknowledged lost, nothing applied twice"
 follows: each task a call created and acknowledged must exist, and the tasks of one kind of
 request may number no fewer than its acknowledged calls and no more than acknowledged plus
-indeterminate ones. The other checks read the files directly (snapshot hash, SQLite integrity) or
+indeterminate ones; and each acknowledged change by the other task tools (execute, complete,
+update, cancel, delete, synthesize, start a job) must still show on its task, unless a later call
+on that task may have changed it again. The other checks read the files directly (snapshot hash, SQLite integrity) or
 the restart status, and look for processes and mounts of the run that outlived it.
 """
 
@@ -18,6 +20,7 @@ import sqlite3
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,15 @@ from orchestrator.config import Paths
 
 CREATING_TOOL = "orchestrator_plan_task"
 DELETING_TOOL = "orchestrator_delete_task"
+CHANGING_TOOLS = (
+    "orchestrator_execute_subtask",
+    "orchestrator_complete_subtask",
+    "orchestrator_update_task",
+    "orchestrator_cancel_task",
+    "orchestrator_delete_task",
+    "orchestrator_synthesize_results",
+    "orchestrator_start_job",
+)
 
 
 # -- the call history ------------------------------------------------------------------------
@@ -132,10 +144,75 @@ def lost_or_twice(history: History, tasks: list[dict[str, Any]]) -> Verdict:
                 f"{outcomes['indeterminate']} indeterminate and {outcomes['fail']} failed call(s): "
                 + ("applied twice, or applied though the call failed" if found > high else "acknowledged but lost")
             )
+    lost_changes, changes = lost_updates(history, tasks, deleted)
+    problems += lost_changes
     if problems:
         return Verdict(name, False, "; ".join(problems[:10]) + (f" (+{len(problems) - 10} more)" if len(problems) > 10 else ""))
     total = sum(sum(c.values()) for c in calls.values())
-    return Verdict(name, True, f"{acknowledged} acknowledged task(s) present once each; {total} planning call(s) accounted for")
+    return Verdict(
+        name,
+        True,
+        f"{acknowledged} acknowledged task(s) present once each; {total} planning call(s) accounted for; "
+        f"{changes} acknowledged change(s) to tasks still in effect",
+    )
+
+
+# What an acknowledged call of each changing tool leaves on a task: (task id, holds on the final
+# task, what it should show). Checked only for the last call changing that task, and only if no
+# other call on it overlapped (a later change may undo an earlier one; that is no loss).
+Effect = tuple[str, Callable[[dict[str, Any]], bool], str]
+
+
+def _effects(record: CallRecord) -> list[Effect]:
+    args, response = record.arguments, record.response or {}
+    task_id = str(args.get("task_id"))
+    if record.tool == "orchestrator_execute_subtask":
+        return [(task_id, lambda t: t["status"] != "pending", "started (not pending)")]
+    if record.tool == "orchestrator_complete_subtask":
+        summary = args.get("summary")
+        return [(task_id, lambda t: t["status"] == "completed" and t.get("summary") == summary, f"completed with summary {summary!r}")]
+    if record.tool == "orchestrator_update_task":
+        given = {key: args[key] for key in ("title", "description", "status", "priority") if args.get(key) is not None}
+        return [(task_id, lambda t: all(t.get(k) == v for k, v in given.items()), f"updated to {given}")]
+    if record.tool == "orchestrator_cancel_task":
+        return [(str(i), lambda t: t["status"] == "cancelled", "cancelled") for i in response.get("cancelled_task_ids", [])]
+    if record.tool == "orchestrator_synthesize_results" and response.get("complete"):
+        return [(str(args.get("parent_id")), lambda t: t["status"] == "completed" and t.get("result") is not None, "completed with its result")]
+    if record.tool == "orchestrator_start_job":
+        return [(task_id, lambda t: t.get("job_spec") is not None, "carrying its job")]
+    return []
+
+
+def _touched(record: CallRecord) -> set[str]:
+    """The tasks a call may have changed, whatever its outcome."""
+    ids = {str(record.arguments[key]) for key in ("task_id", "parent_id") if key in record.arguments}
+    for key in ("cancelled_task_ids", "affected_task_ids"):
+        ids.update(map(str, (record.response or {}).get(key, [])))
+    return ids
+
+
+def lost_updates(history: History, tasks: list[dict[str, Any]], deleted: set[str]) -> tuple[list[str], int]:
+    """Acknowledged changes (execute, complete, update, cancel, synthesize, start a job) whose effect is
+    gone from the final tasks; and how many changes were checked."""
+    by_id = {task["id"]: task for task in tasks}
+    changing = [r for r in history.records if r.tool in CHANGING_TOOLS]
+    problems, checked = [], 0
+    for record in changing:
+        if record.outcome != "ok":
+            continue
+        for task_id, holds, what in _effects(record):
+            others = [r for r in changing if r is not record and task_id in _touched(r)]
+            superseded = any(r.invoked_at >= record.invoked_at or r.completed_at is None or r.completed_at > record.invoked_at for r in others)
+            if superseded or task_id in deleted:
+                continue
+            checked += 1
+            task = by_id.get(task_id)
+            if task is None:
+                problems.append(f"lost: task {task_id}, {what} by call #{record.id} ({record.tool}), is missing")
+            elif not holds(task):
+                seen = {key: task.get(key) for key in ("status", "title", "priority", "summary")}
+                problems.append(f"lost: call #{record.id} ({record.tool}) left task {task_id} {what}; it shows {seen}")
+    return problems, checked
 
 
 # -- files -----------------------------------------------------------------------------------

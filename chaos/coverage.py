@@ -1,28 +1,48 @@
-"""Which parts of the guide the scenarios cover: the matrix behind `coverage` and the HTML report.
+"""Which parts of the guide the scenarios prove: the matrix behind `coverage` and the HTML report.
 
-Coverage is counted over the guide's testable items (chaos.guide); an item is covered when at
-least one scenario names it in `covers`. Error codes are items of the guide like any other.
+Coverage is counted over the guide's testable items (chaos.guide), from assertions: an item is
+covered by a scenario whose steps assert it (chaos.scenario.evidence), not by one that merely
+names it. Error codes are items of the guide like any other. From scenario files, that is what
+the steps would prove if they pass; from a run's journal (`--journal`), what passing steps did
+prove.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from chaos import guide
 from chaos.scenario import Scenario
+from chaos.scenario.evidence import proven
 
 
 def covered_ids(scenario: Scenario) -> list[str]:
+    """What the scenario says it covers (its `covers`, which validation holds to its assertions)."""
     return [*scenario.covers.guide, *scenario.covers.error_codes]
 
 
-def matrix(scenarios: list[Scenario]) -> dict[str, Any]:
-    """Every guide item with the scenarios covering it, per-section counts, and the overall figure."""
-    names = [scenario.name for scenario in scenarios]
+def from_scenarios(scenarios: list[Scenario]) -> dict[str, list[str]]:
+    """Scenario name -> the ids its steps assert."""
+    return {scenario.name: proven(scenario) for scenario in scenarios}
+
+
+def from_journal(document: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Scenario name -> the ids asserted by the steps that passed in the journal of a run."""
+    return {
+        scenario["name"]: list(dict.fromkeys(i for step in scenario["steps"] if step["outcome"] == "passed" for i in step.get("proves", [])))
+        for scenario in document["scenarios"]
+    }
+
+
+def matrix(evidence: Mapping[str, list[str]]) -> dict[str, Any]:
+    """Every guide item with the scenarios proving it (`evidence`: scenario name -> ids), per-section
+    counts, and the overall figure."""
+    names = list(evidence)
     covering: dict[str, list[str]] = {item.id: [] for item in guide.ITEMS}
-    for scenario in scenarios:
-        for item_id in covered_ids(scenario):
-            covering[item_id].append(scenario.name)
+    for name, ids in evidence.items():
+        for item_id in ids:
+            covering[item_id].append(name)
     items = [
         {
             "id": item.id,
@@ -47,6 +67,7 @@ def matrix(scenarios: list[Scenario]) -> dict[str, Any]:
         )
     testable = [i for i in items if i["testable"]]
     covered = sum(1 for i in testable if i["scenarios"])
+    codes = [i for i in testable if i["kind"] == "error_code"]
     return {
         "scenarios": names,
         "items": items,
@@ -56,6 +77,8 @@ def matrix(scenarios: list[Scenario]) -> dict[str, Any]:
             "covered_items": covered,
             "percent": round(100 * covered / len(testable), 1) if testable else 100.0,
             "uncovered": [i["id"] for i in testable if not i["scenarios"]],
+            "error_codes": len(codes),
+            "covered_error_codes": sum(1 for i in codes if i["scenarios"]),
         },
     }
 
@@ -77,6 +100,7 @@ def render_text(report: dict[str, Any]) -> str:
     summary = report["summary"]
     lines.append(
         f"coverage: {summary['covered_items']}/{summary['testable_items']} testable guide items "
-        f"({summary['percent']}%) by {len(report['scenarios'])} scenario(s)"
+        f"({summary['percent']}%), {summary['covered_error_codes']}/{summary['error_codes']} error codes, "
+        f"asserted by {len(report['scenarios'])} scenario(s)"
     )
     return "\n".join(lines)

@@ -41,6 +41,7 @@ class StepRecord:
     outcome: str = "running"  # passed | failed | error | skipped
     message: str = ""
     result: Any = None
+    proves: list[str] = field(default_factory=list)  # guide ids and error codes its assertions prove
 
     def public(self) -> dict[str, Any]:
         result = self.result
@@ -66,8 +67,8 @@ class ScenarioJournal:
     def now(self) -> float:
         return round(clock.utc_now().timestamp() - self.t0, 4)
 
-    def step_started(self, loc: str, kind: str, label: str, line: int) -> StepRecord:
-        record = StepRecord(loc, kind, label, line, self.now())
+    def step_started(self, loc: str, kind: str, label: str, line: int, proves: list[str] | None = None) -> StepRecord:
+        record = StepRecord(loc, kind, label, line, self.now(), proves=proves or [])
         self.steps.append(record)
         return record
 

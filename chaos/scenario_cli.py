@@ -16,7 +16,7 @@ from pathlib import Path
 
 import anyio
 
-from chaos.coverage import matrix, render_text
+from chaos.coverage import from_journal, from_scenarios, matrix, render_text
 from chaos.engine import RunOptions
 from chaos.engine.batch import run_all
 from chaos.engine.select import ExpressionError, select
@@ -68,9 +68,12 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
 
     coverage = subparsers.add_parser(
         "coverage",
-        help="Which guide sections and error codes the scenarios cover.",
-        description="List every item of the troubleshooting guide (chaos.guide ids) with the scenarios that cover it.",
+        help="Which guide sections and error codes the scenarios assert.",
+        description="List every item of the troubleshooting guide (chaos.guide ids) with the scenarios whose steps "
+        "assert it (a step tagged with the item's id that asserts something; an error code expected exactly). With "
+        "--journal, what the passing steps of a run asserted.",
     )
+    coverage.add_argument("--journal", type=Path, metavar="FILE", help="a run's journal.json: count only what its passing steps asserted")
     coverage.add_argument("paths", nargs="*", default=DEFAULT_PATHS, metavar="PATH", help="files or directories (default: scenarios)")
     coverage.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
     coverage.add_argument("--fail-under", type=float, metavar="PERCENT", help="exit 1 if fewer than PERCENT of the items are covered")
@@ -112,8 +115,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    loaded, problems = _load(args.paths)
-    report = matrix([item.scenario for item in loaded if item.scenario is not None])
+    if args.journal is not None:
+        try:
+            evidence, problems = from_journal(json.loads(args.journal.read_text())), 0
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"{args.journal}: not a run's journal ({type(exc).__name__}: {exc})", file=sys.stderr)
+            return EXIT_FAILED
+    else:
+        loaded, problems = _load(args.paths)
+        evidence = from_scenarios([item.scenario for item in loaded if item.scenario is not None])
+    report = matrix(evidence)
     print(json.dumps(report, indent=2) if args.format == "json" else render_text(report))
     if problems:
         print(f"{problems} problem(s): invalid files are not counted; fix them (python -m chaos validate)", file=sys.stderr)

@@ -105,6 +105,11 @@ def io_operation(kind: str, target: Path | str) -> None:
         _io_schedule.operation(kind, str(target))
 
 
+def enabled() -> bool:
+    """Whether fault injection is switched on here (the server's environment, or the simulator)."""
+    return _location.get() is not None or bool(os.environ.get(FAULTPOINTS_ENV))
+
+
 def armed(point: str) -> dict | None:
     """The fault armed at `point`, if the harness armed one."""
     location = _location.get() or os.environ.get(FAULTPOINTS_ENV)

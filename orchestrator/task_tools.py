@@ -15,9 +15,9 @@ from typing import Annotated, Any, Literal, Protocol
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from orchestrator import roles
+from orchestrator import faultpoints, roles
 from orchestrator.blocking import run_blocking
 from orchestrator.jobs import MAX_ARGV, MAX_DURATION_S, JobError, JobRunner, JobSpecError
 from orchestrator.store import COMPLEXITIES, TASK_STATUSES, StoreError
@@ -54,10 +54,20 @@ IdempotencyKey = Annotated[
 Seconds = Annotated[float, Field(gt=0, le=MAX_DURATION_S)]
 
 
-class JobSpecModel(BaseModel):
-    """Background work attached to a task, carried across restarts."""
+TEST_SWITCHES = ("ignore_suspend", "ignore_suspend_s")  # how the chaos harness makes a job hang
 
-    model_config = ConfigDict(extra="forbid")
+
+def _hide_test_switches(schema: dict[str, Any]) -> None:
+    if not faultpoints.enabled():
+        for name in TEST_SWITCHES:
+            schema.get("properties", {}).pop(name, None)
+
+
+class JobSpecModel(BaseModel):
+    """Background work attached to a task, carried across restarts. The hang switches are for the
+    chaos harness: refused, and absent from the tool schema, unless fault injection is on."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_hide_test_switches)
 
     kind: Literal["builtin", "command"] = Field(
         description="builtin: timed work inside the server; command: an external program (disabled unless "
@@ -77,6 +87,13 @@ class JobSpecModel(BaseModel):
     suspendable: bool = Field(
         True, description="false: this work cannot be suspended, so a graceful restart is refused while it runs."
     )
+
+    @model_validator(mode="after")
+    def _test_switches_need_fault_injection(self) -> JobSpecModel:
+        used = [name for name in TEST_SWITCHES if getattr(self, name) is not None]
+        if used and not faultpoints.enabled():
+            raise ValueError(f"{', '.join(used)}: no such job option (a test switch, only with fault injection on)")
+        return self
 
 
 class SubtaskModel(BaseModel):

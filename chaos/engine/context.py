@@ -16,7 +16,7 @@ import anyio
 from anyio.abc import TaskGroup
 from mcp import Client
 
-from chaos.checks import History, processes_under
+from chaos.checks import CallRecord, History, processes_under
 from chaos.engine.content import Content, seed_for
 from chaos.engine.server import Server, scratch_dir
 from chaos.faults.base import Fault, FaultContext
@@ -132,13 +132,27 @@ class Run:
     ) -> dict[str, Any]:
         """Call a tool, recording it; StepFailed if no answer came (the call's outcome is then unknown).
         A client that gives up cancels its request (the SDK tells the server) and gets {gave_up: true}."""
+        response, _ = await self.call_recorded(client, client_name, tool, arguments, loc, timeout_s, give_up_after_s)
+        return response
+
+    async def call_recorded(
+        self,
+        client: Client,
+        client_name: str,
+        tool: str,
+        arguments: dict[str, Any],
+        loc: Loc,
+        timeout_s: float,
+        give_up_after_s: float | None = None,
+    ) -> tuple[dict[str, Any], CallRecord]:
+        """`call`, and its record in the history, which says whether the call failed (`outcome`)."""
         record = self.history.invoke(client_name, tool, arguments, dotted(loc))
         try:
             with anyio.move_on_after(give_up_after_s) as patience:  # None: the client waits for `timeout_s`
                 result = await client.call_tool(tool, arguments, read_timeout_seconds=timeout_s)
             if patience.cancelled_caught:
                 History.unanswered(record, TimeoutError(f"the client gave up after {give_up_after_s:g}s"))
-                return {"gave_up": True, "after_s": give_up_after_s}
+                return {"gave_up": True, "after_s": give_up_after_s}, record
         except anyio.get_cancelled_exc_class() as exc:
             History.unanswered(record, exc)
             raise
@@ -148,7 +162,7 @@ class Run:
         response = structured(result)
         History.answered(record, response, bool(result.is_error))
         self.journal.observe(tool, response)
-        return response
+        return response, record
 
     def fault_context(self) -> FaultContext:
         """What a fault may touch; before the first start, only the files (and the fault point file)."""

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 
 from chaos.coverage import covered_ids
+from chaos.scenario.evidence import proven
 from chaos.scenario import Loaded
 
 TOKEN = re.compile(r"\s*(\(|\)|[^\s()]+)")
@@ -22,7 +23,7 @@ class ExpressionError(ValueError):
 def keywords(loaded: Loaded) -> list[str]:
     scenario = loaded.scenario
     assert scenario is not None
-    return [scenario.name, loaded.source.name, *scenario.tags, *covered_ids(scenario)]
+    return [scenario.name, loaded.source.name, *scenario.tags, *dict.fromkeys([*covered_ids(scenario), *proven(scenario)])]
 
 
 def compile_expression(expression: str) -> Callable[[list[str]], bool]:

@@ -26,6 +26,7 @@ from chaos.engine.load import Load
 from chaos.live import until_serving
 from chaos.namespace import Confinement
 from chaos.scenario import fault_registry
+from chaos.scenario.evidence import proves
 from chaos.scenario.expect import check, expectations_for, show
 from chaos.scenario.model import (
     CallStep,
@@ -44,6 +45,7 @@ from chaos.scenario.model import (
     Step,
     StopLoadStep,
     StopStep,
+    ToolStep,
     WaitStep,
     kind_of,
 )
@@ -95,7 +97,7 @@ def describe(step: Step) -> str:
 
 async def execute(run: Run, step: Step, loc: Loc) -> Any:
     kind = kind_of(step)
-    record = run.journal.step_started(dotted(loc), kind, describe(step), run.line(loc))
+    record = run.journal.step_started(dotted(loc), kind, describe(step), run.line(loc), proves(step))
     try:
         result = await HANDLERS[kind](run, step, loc)
         if isinstance(step, ResultStep):
@@ -215,16 +217,27 @@ async def _kill_worker(run: Run, step: KillWorkerStep, loc: Loc) -> dict[str, An
 # -- calls -----------------------------------------------------------------------------------
 @handles("call")
 async def _call(run: Run, step: CallStep, loc: Loc) -> dict[str, Any]:
-    client = run.client(step.client, loc)
-    arguments = substitute(step.args, run.scope())
-    return await run.call(client, f"c{step.client}", step.call, arguments, loc, step.timeout, step.give_up_after)
+    return await _tool_step(run, step, step.call, substitute(step.args, run.scope()), loc)
 
 
 @handles("restart")
 async def _restart(run: Run, step: RestartStep, loc: Loc) -> dict[str, Any]:
-    client = run.client(step.client, loc)
     arguments = step.restart.model_dump(exclude_none=True) if step.restart else {}
-    return await run.call(client, f"c{step.client}", RESTART_TOOL, arguments, loc, step.timeout, step.give_up_after)
+    return await _tool_step(run, step, RESTART_TOOL, arguments, loc)
+
+
+async def _tool_step(run: Run, step: ToolStep, tool: str, arguments: dict[str, Any], loc: Loc) -> dict[str, Any]:
+    """Call `tool` for `step`: a failed answer fails the step unless the step says it expects one."""
+    client = run.client(step.client, loc)
+    response, record = await run.call_recorded(client, f"c{step.client}", tool, arguments, loc, step.timeout, step.give_up_after)
+    if record.outcome == "fail" and not step.expects_failure():
+        raise StepFailed(
+            f"{tool} failed: {show(response)} (to expect a failure, give error_code, expect on success/error, "
+            "or allow_failure: true)",
+            (*loc, kind_of(step)),
+            response=response,
+        )
+    return response
 
 
 @handles("wait")

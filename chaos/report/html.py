@@ -13,7 +13,7 @@ import re
 from html import escape
 from typing import Any
 
-from chaos.coverage import matrix
+from chaos.coverage import from_scenarios, matrix
 from chaos.engine.failure import ScenarioResult
 from chaos.journal import iso
 
@@ -303,7 +303,7 @@ def _details_calls(journal: dict[str, Any]) -> str:
 # -- coverage --------------------------------------------------------------------------------
 def _coverage(results: list[ScenarioResult]) -> str:
     scenarios = [r.scenario for r in results if r.scenario is not None]
-    report = matrix(scenarios)
+    report = matrix(from_scenarios(scenarios))
     outcome = {r.name: r.outcome for r in results}
     head = "".join(f"<th class=v><a href='#{_anchor(n)}'>{escape(n)}</a></th>" for n in report["scenarios"])
     rows = []

@@ -76,6 +76,9 @@ def _const_choices(ids: tuple[str, ...]) -> dict[str, Any]:
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description="a name: letters, digits and _")]
 ToolName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$", description="an MCP tool name, e.g. orchestrator_health_check")]
 GuideId = Annotated[str, AfterValidator(_known_guide_id), WithJsonSchema(_const_choices(guide.GUIDE_IDS))]
+StepGuideId = Annotated[  # the same, without the id list in the schema of every kind of step
+    str, AfterValidator(_known_guide_id), WithJsonSchema({"type": "string", "description": "a guide id of the scenario's covers"})
+]
 ErrorCode = Annotated[Literal[ERROR_CODES], WithJsonSchema(_const_choices(ERROR_CODES))]  # type: ignore[valid-type]
 Seconds = Annotated[float, Field(gt=0, le=3600)]
 Arguments = Annotated[
@@ -139,8 +142,18 @@ Expectations = Annotated[
 # -- steps -------------------------------------------------------------------------------------
 class Step(Strict):
     name: str | None = Field(None, max_length=200, description="a label for the journal and the report")
+    covers: list[StepGuideId] = Field(
+        default_factory=list,
+        description="guide items this step proves: it must assert their outcome (expect, error_code, until...); "
+        "coverage counts only such steps",
+    )
 
 
+FAILURE_FIELDS = frozenset({"success", "error", "error_code", "is_error"})  # what a failed answer carries
+ALLOW_FAILURE = (
+    "true: the step passes whatever the tool answers, a failure included (say why in a comment); "
+    "without it, a failed call fails the step unless error_code or expect (success, error, error_code) expects the failure"
+)
 GIVE_UP = (
     "the client stops waiting after this many seconds and cancels its request, as an impatient client does; "
     "the result is then {gave_up: true} and the step passes unless `expect` says otherwise"
@@ -201,7 +214,24 @@ class StartStep(ResultStep):
     )
 
 
-class CallStep(ResultStep):
+class ToolStep(ResultStep):
+    """A step that calls a tool: a failed call fails it, unless the step expects the failure."""
+
+    allow_failure: bool = Field(False, description=ALLOW_FAILURE)
+
+    @model_validator(mode="after")
+    def _one_way_to_expect_failure(self) -> ToolStep:
+        if self.allow_failure and self.error_code:
+            raise ValueError("allow_failure with error_code: error_code already expects a failure; drop allow_failure")
+        return self
+
+    def expects_failure(self) -> bool:
+        """Whether a failed answer is what this step is about (rather than a reason to fail it)."""
+        stated = {path.split(".")[0] for path in self.expect} & FAILURE_FIELDS
+        return self.allow_failure or self.error_code is not None or bool(stated)
+
+
+class CallStep(ToolStep):
     call: ToolName
     args: Arguments = Field(default_factory=dict)
     client: int = Field(0, ge=0, description="which client calls (0 = the first)")
@@ -212,14 +242,14 @@ class CallStep(ResultStep):
 class RestartArgs(Strict):
     graceful: bool | None = Field(None, description="false = emergency restart")
     preserve_state: bool | None = Field(None, description="write and restore the state snapshot")
-    timeout: float | None = Field(None, description="seconds the restart may take (the server accepts 10..300)")
+    timeout: int | None = Field(None, description="whole seconds the restart may take (the server accepts 10..300)")
     reason: str | None = Field(
         None,
         description="configuration_update, schema_migration, error_recovery, manual_request or emergency_shutdown",
     )
 
 
-class RestartStep(ResultStep):
+class RestartStep(ToolStep):
     restart: RestartArgs | None = Field(
         description="call orchestrator_restart_server; expects success: true unless expect or error_code says otherwise"
     )
@@ -250,7 +280,9 @@ class ShellStep(ResultStep):
     env: dict[str, str] = Field(default_factory=dict)
 
 
-class InjectStep(Step):
+class InjectStep(ResultStep):
+    """Its result is how the fault was injected (`real`, `fallback_reason`, the fault's `details`)."""
+
     inject: Annotated[str, AfterValidator(_known_fault)] = Field(description="fault name (python -m chaos faults lists them)")
     params: dict[str, JsonValue] = Field(default_factory=dict, description="the fault's parameters")
     as_: Name | None = Field(None, alias="as", description="a name for heal (default: the fault name)")
@@ -363,20 +395,18 @@ ParallelStep.model_rebuild()
 
 # -- the scenario ------------------------------------------------------------------------------
 class Covers(Strict):
-    guide: list[GuideId] = Field(default_factory=list, description="ids of the guide items this scenario proves")
-    error_codes: list[ErrorCode] = Field(default_factory=list, description="error codes this scenario provokes or checks")
+    """What the scenario proves; each id must be asserted by a step (a guide id: a step tagged with it)."""
 
-    @model_validator(mode="after")
-    def _something(self) -> Covers:
-        if not self.guide and not self.error_codes:
-            raise ValueError("name at least one guide id or error code this scenario covers")
-        return self
+    guide: list[GuideId] = Field(default_factory=list, description="ids of the guide items this scenario's steps prove")
+    error_codes: list[ErrorCode] = Field(default_factory=list, description="error codes a step expects exactly")
 
 
 class Invariants(Strict):
     """Checked at the end of every scenario; switch one off only when the story breaks it on purpose."""
 
-    nothing_lost_or_twice: bool = Field(True, description="every acknowledged task exists exactly once")
+    nothing_lost_or_twice: bool = Field(
+        True, description="every acknowledged task exists exactly once, every acknowledged change to a task still shows"
+    )
     snapshot_valid: bool = Field(True, description="current_state.json, if any, has a valid integrity_hash")
     database_integrity: bool = Field(True, description="PRAGMA integrity_check says ok")
     maintenance_off: bool = Field(True, description="maintenance mode is off")
@@ -389,7 +419,7 @@ class Invariants(Strict):
 class Scenario(Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80, description="unique, lower-case, e.g. healthy-restart")
     description: str = Field(min_length=1, description="the incident or behaviour this story is about")
-    covers: Covers
+    covers: Covers = Field(default_factory=Covers)
     tags: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]] = Field(
         default_factory=list, description="pytest marks and -k keywords, e.g. smoke, slow"
     )

@@ -1,9 +1,11 @@
 """Validating scenario files: every problem in every file at once, each with file:line and what to write.
 
 Three passes, all of which always run: the YAML itself (syntax, duplicate keys), the schema
-(pydantic, all errors collected, mapped back to the line of the offending key), and the story
+(pydantic, all errors collected, mapped back to the line of the offending key; then whether the
+scenario's `covers` agrees with what its steps assert, chaos.scenario.evidence), and the story
 (things only the order of steps reveals: healing a fault never injected, using a saved value
-before it is saved, calling the orchestrator before it is started).
+before it is saved, calling the orchestrator before it is started, calling a tool or passing an
+argument the orchestrator does not have).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from chaos.scenario import evidence, tools
 from chaos.scenario.model import STEP_MODELS, Scenario, step_kind
 from chaos.scenario.source import Loc, Problem, Source, dotted, read_source
 from chaos.scenario.values import NAMESPACES, references
@@ -68,6 +71,7 @@ def load_scenario(path: Path, text: str | None = None) -> Loaded:
     if isinstance(source.data, dict):
         try:
             scenario = Scenario.model_validate(source.data)
+            problems += evidence.problems(source, scenario)
         except ValidationError as exc:
             problems += schema_problems(source, exc)
         problems += story_problems(source)
@@ -228,6 +232,10 @@ def _step(source: Source, story: _Story, raw: Any, loc: Loc, in_parallel: bool) 
     for key in ("args", "expect", "until", "params", "shell", "env", "restart", "load") if kind != "parallel" else ():
         if key in raw:
             yield from _references(source, story, raw[key], (*loc, key))
+    if kind in ("call", "wait"):
+        yield from _tool_problems(source, raw, loc, kind)
+    elif kind == "load" and isinstance(value, dict) and "tool" in value:
+        yield from _tool_problems(source, value, (*loc, "load"), "tool")
     client = raw.get("client")
     if isinstance(client, int) and not isinstance(client, bool) and client >= story.clients:
         yield source.problem((*loc, "client"), f"client {client} does not exist: the last start connected {story.clients} (0..{story.clients - 1})")
@@ -254,6 +262,20 @@ def _step(source: Source, story: _Story, raw: Any, loc: Loc, in_parallel: bool) 
                 yield from _steps(source, story, steps, (*loc, "parallel", branch), in_parallel=True)
     if isinstance(raw.get("save"), dict):
         story.saved.update(raw["save"])
+
+
+def _tool_problems(source: Source, raw: dict[str, Any], loc: Loc, key: str) -> Iterator[Problem]:
+    """The tool named at `key` and the names in `args` beside it, against the orchestrator's tool list."""
+    tool = raw.get(key)
+    if not isinstance(tool, str):
+        return
+    problem = tools.unknown_tool(tool)
+    if problem:
+        yield source.problem((*loc, key), problem)
+    arguments = raw.get("args")
+    if isinstance(arguments, dict):
+        for name, message in tools.unknown_arguments(tool, arguments).items():
+            yield source.problem((*loc, "args", name), message)
 
 
 def _references(source: Source, story: _Story, value: Any, loc: Loc) -> Iterator[Problem]:

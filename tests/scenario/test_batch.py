@@ -12,7 +12,7 @@ from chaos.scenario import Loaded, load_scenario
 
 def scenario(tmp_path: Path, name: str, tags: tuple[str, ...] = ()) -> Loaded:
     text = (
-        f"name: {name}\ndescription: d\ncovers: {{guide: [checklist.health-check]}}\ntags: [{', '.join(tags)}]\n"
+        f"name: {name}\ndescription: d\ncovers: {{}}\ntags: [{', '.join(tags)}]\n"
         "steps:\n  - sleep: 1\n    why: a story of its own\n"
     )
     loaded = load_scenario(tmp_path / f"{name}.yaml", text)

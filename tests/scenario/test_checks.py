@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from chaos import checks
 from chaos.checks import History
 from orchestrator import snapshot
@@ -68,6 +70,47 @@ def test_permanently_deleted_tasks_are_not_lost() -> None:
     record = history.invoke("c0", "orchestrator_delete_task", {"task_id": "p1", "archive": False}, "steps[2]")
     History.answered(record, {"affected_task_ids": ["p1", "s1"]}, False)
     assert checks.lost_or_twice(history, []).ok
+
+
+def change(history: History, tool: str, arguments: dict[str, Any], response: dict[str, Any] | None = None, outcome: str = "ok") -> None:
+    record = history.invoke("c0", tool, arguments, "steps[3]")
+    if outcome == "indeterminate":
+        History.unanswered(record, TimeoutError("no answer"))
+    else:
+        History.answered(record, response or {}, outcome == "fail")
+
+
+def full_task(task_id: str, **fields: Any) -> dict[str, Any]:
+    return {"id": task_id, "title": "t", "description": "d", "parent_id": "p1", "status": "pending", "priority": 5,
+            "summary": None, "result": None, "job_spec": None, **fields}
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "response", "kept", "lost"),
+    [
+        ("orchestrator_execute_subtask", {"task_id": "s1"}, {}, {"status": "in_progress"}, {"status": "pending"}),
+        ("orchestrator_complete_subtask", {"task_id": "s1", "summary": "done"}, {}, {"status": "completed", "summary": "done"}, {"status": "in_progress"}),
+        ("orchestrator_update_task", {"task_id": "s1", "priority": 9}, {}, {"priority": 9}, {"priority": 5}),
+        ("orchestrator_cancel_task", {"task_id": "s1"}, {"cancelled_task_ids": ["s1"]}, {"status": "cancelled"}, {"status": "pending"}),
+        ("orchestrator_synthesize_results", {"parent_id": "s1"}, {"complete": True}, {"status": "completed", "result": {}}, {"status": "in_progress"}),
+        ("orchestrator_start_job", {"task_id": "s1", "job": {}}, {}, {"job_spec": {"kind": "builtin"}}, {}),
+    ],
+)
+def test_every_acknowledged_change_must_still_show(tool: str, arguments: dict, response: dict, kept: dict, lost: dict) -> None:
+    """Each changing tool: the change shown passes; the change gone (the effect removed) is caught."""
+    history = History()
+    change(history, tool, arguments, response)
+    assert checks.lost_or_twice(history, [full_task("s1", **kept)]).ok
+    verdict = checks.lost_or_twice(history, [full_task("s1", **lost)])
+    assert verdict.ok is False and f"call #1 ({tool}) left task s1" in verdict.detail
+    assert checks.lost_or_twice(history, []).detail.startswith("lost: task s1")
+
+
+def test_a_later_or_overlapping_change_may_undo_an_earlier_one() -> None:
+    history = History()
+    change(history, "orchestrator_update_task", {"task_id": "s1", "priority": 9})
+    change(history, "orchestrator_update_task", {"task_id": "s1", "priority": 2}, outcome="indeterminate")
+    assert checks.lost_or_twice(history, [full_task("s1", priority=5)]).ok  # the later call's outcome is unknown
 
 
 def write_snapshot(paths: Paths) -> Path:

@@ -26,7 +26,7 @@ SCOPE = {"saved": {"pid": 123, "ids": ["a", "b"], "phase": "failed"}, "run": {"b
 def step_expect(text: str) -> dict:
     """The validated `expect:` of a scenario step written as `text` (after a step saving pid, ids, phase)."""
     scenario = (
-        "name: t\ndescription: d\ncovers: {guide: [checklist.health-check]}\nsteps:\n"
+        "name: t\ndescription: d\ncovers: {}\nsteps:\n"
         "  - start: {}\n    save: {pid: url, ids: url, phase: url}\n"
         f"  - call: orchestrator_health_check\n    expect: {text}\n"
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from chaos import guide
-from chaos.coverage import matrix, render_text
+from chaos.coverage import from_scenarios, matrix, render_text
 from chaos.engine.select import ExpressionError, compile_expression, select
 from chaos.scenario import load_paths, load_scenario
 from chaos.scenario_cli import add_subcommands
@@ -38,7 +38,7 @@ def test_every_fault_names_guide_items_that_exist() -> None:
 
 def test_coverage_matrix_counts_what_the_scenarios_name() -> None:
     loaded, _ = load_paths([EXAMPLES])
-    report = matrix([item.scenario for item in loaded])
+    report = matrix(from_scenarios([item.scenario for item in loaded]))
     by_id = {item["id"]: item for item in report["items"]}
     assert by_id["RESTART_002"]["scenarios"] == ["wait-for-current-operation"]
     assert by_id["issue-1.solution-1"]["scenarios"] == ["wait-for-current-operation"]

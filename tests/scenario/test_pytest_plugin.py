@@ -18,8 +18,11 @@ tags: [slow_one]
 steps:
   - start: {{}}
   - call: orchestrator_restart_status
+    covers: [checklist.current-status]
     expect:
       current_status.phase: complete
+  - restart: {{}}
+    error_code: RESTART_004
 """
 BROKEN = "name: broken\ndescription: x\ncovers: {guide: [nope]}\nsteps:\n  - sleep: -1\n"
 NOT_A_SCENARIO = "jobs:\n  build:\n    runs-on: ubuntu\n"

@@ -35,6 +35,7 @@ steps:
     as: bg
   - call: orchestrator_health_check
     client: 1
+    covers: [checklist.health-check]
     expect: {healthy: true}
     save: {worker: worker_pid}
   - kill_worker: SIGKILL
@@ -92,7 +93,7 @@ def test_every_kind_of_step_against_a_live_orchestrator(tmp_path: Path) -> None:
 FAILING = """\
 name: {name}
 description: a story whose expectations are wrong
-covers: {{guide: [checklist.current-status]}}
+covers: {{}}
 steps:
   - inject: test_marker
     params: {{label: never-healed-by-the-story}}
@@ -109,7 +110,7 @@ finally:
 PASSING = """\
 name: {name}
 description: a short healthy story
-covers: {{guide: [checklist.health-check]}}
+covers: {{}}
 steps:
   - start: {{}}
   - call: orchestrator_health_check
@@ -153,7 +154,7 @@ def test_cli_runs_in_parallel_and_reports_a_failure_where_it_was_written(tmp_pat
 
 
 def test_a_scenario_that_runs_out_of_time_fails_at_the_step_it_was_on(tmp_path: Path) -> None:
-    text = "name: slow\ndescription: d\ncovers: {guide: [checklist.health-check]}\ntimeout: 0.5\nsteps:\n  - sleep: 30\n    why: never ends in time\n"
+    text = "name: slow\ndescription: d\ncovers: {}\ntimeout: 0.5\nsteps:\n  - sleep: 30\n    why: never ends in time\n"
     result = anyio.run(run_scenario, load_scenario(tmp_path / "slow.yaml", text), RunOptions(workdir=tmp_path))
     assert result.outcome == "failed"
     assert "slow.yaml:6: steps[0]: scenario timeout of 0.5s ran out during this step" in result.report()
@@ -162,7 +163,7 @@ def test_a_scenario_that_runs_out_of_time_fails_at_the_step_it_was_on(tmp_path: 
 
 def test_a_failing_shell_step_shows_its_output_and_kills_what_it_left(tmp_path: Path) -> None:
     text = (
-        "name: shell\ndescription: d\ncovers: {guide: [support.logs-2]}\nsteps:\n"
+        "name: shell\ndescription: d\ncovers: {}\nsteps:\n"
         "  - shell: sleep 60 &\n  - shell: echo nope >&2; exit 3\n"
     )
     result = anyio.run(run_scenario, load_scenario(tmp_path / "shell.yaml", text), RunOptions(workdir=tmp_path))

@@ -42,9 +42,11 @@ covers: {guide: [checklist.health-check], error_codes: [RESTART_002]}
 steps:
   - start: {clients: 2}
   - call: orchestrator_health_check
+    covers: [checklist.health-check]
     expect: {healthy: true}
     save: {pid: worker_pid}
   - restart: {timeout: 60}
+    error_code: RESTART_002
   - wait: orchestrator_restart_status
     until: {current_status.phase: complete}
 """
@@ -84,13 +86,13 @@ def test_a_valid_scenario_has_no_problems() -> None:
 
 def test_yaml_syntax_errors_name_their_line() -> None:
     found = problems_by_line(Path("x.yaml"), VALID + "  - call: [unclosed\n  - sleep: 1\n")
-    assert list(found) == [13] and "not valid YAML" in found[13][0]
+    assert list(found) == [15] and "not valid YAML" in found[15][0]
 
 
 def test_duplicate_keys_are_errors_not_silently_merged() -> None:
     found = problems_by_line(Path("x.yaml"), VALID + "name: again\nbogus: 1\n")
-    assert "duplicate key 'name' (first written on line 1)" in found[12][0]
-    assert "unknown key 'bogus'" in found[13][0]  # and the schema is still checked
+    assert "duplicate key 'name' (first written on line 1)" in found[14][0]
+    assert "unknown key 'bogus'" in found[15][0]  # and the schema is still checked
 
 
 def test_empty_and_non_mapping_files() -> None:
@@ -101,8 +103,8 @@ def test_empty_and_non_mapping_files() -> None:
 def test_story_rules_follow_the_order_of_steps() -> None:
     text = VALID + "  - call: orchestrator_health_check\n    client: 2\n    args: {x: '${saved.pid} ${saved.later}'}\n"
     found = problems_by_line(Path("x.yaml"), text)
-    assert "client 2 does not exist" in found[13][0]
-    assert any("'later' is not saved" in m for m in found[14]) and not any("'pid'" in m for m in found[14])
+    assert "client 2 does not exist" in found[15][0]
+    assert any("'later' is not saved" in m for m in found[16]) and not any("'pid'" in m for m in found[16])
 
 
 def test_names_must_be_unique_across_files(tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from chaos.engine import RunOptions
 from chaos.scenario import load_paths
 from chaos.sim.run import run_simulated
@@ -15,7 +17,7 @@ from tests.scenario.support import cli
 HUNG_RESTART = """\
 name: sim-hung-restart
 description: a restart with the largest timeout waits out a hung job, then succeeds once it is healed
-covers: {guide: [issue-2.cause-3], error_codes: [RESTART_004]}
+covers: {error_codes: [RESTART_004]}
 timeout: 900
 steps:
   - start: {clients: 2, tasks: 2, jobs: 1}
@@ -41,7 +43,7 @@ steps:
 NEEDS_REAL_LOCK = """\
 name: sim-db-lock
 description: a held database lock needs a second real process
-covers: {guide: [issue-5.cause-1], error_codes: [RESTART_008]}
+covers: {error_codes: [RESTART_008]}
 steps:
   - start: {}
   - inject: db_lock
@@ -106,7 +108,7 @@ def test_a_scenario_sim_mode_cannot_run_is_skipped_with_the_reason_and_nothing_r
 
 
 def test_a_failure_in_sim_mode_prints_the_replay_command_with_its_seed(tmp_path, capsys):
-    wrong = HUNG_RESTART.replace("error_code: RESTART_004", "error_code: RESTART_005")
+    wrong = HUNG_RESTART.replace("RESTART_004", "RESTART_005")
     scenario = write(tmp_path, wrong)
     argv = ["run", str(scenario), "--mode", "sim", "--seed", "4", "--report", str(tmp_path / "report"), "--workdir", str(tmp_path / "runs"), "-q"]
     assert cli(argv) == 1
@@ -118,7 +120,7 @@ def test_a_failure_in_sim_mode_prints_the_replay_command_with_its_seed(tmp_path,
 SUPERVISOR_CRASH = """\
 name: sim-supervisor-crash
 description: the supervisor itself fails while it replaces a killed worker
-covers: {guide: [recovery.complete.step-5]}
+covers: {}
 steps:
   - start: {}
   - kill_worker: SIGKILL
@@ -143,7 +145,7 @@ def test_a_supervisor_that_crashes_fails_its_scenario_with_the_traceback_as_a_li
 MINIMAL = """\
 name: sim-minimal
 description: start and one restart
-covers: {guide: [issue-3.solution-1]}
+covers: {}
 steps:
   - start: {}
   - restart: {}
@@ -161,3 +163,29 @@ def test_the_stray_process_check_reads_the_simulators_table(tmp_path, monkeypatc
     failed = simulate_file(write(tmp_path, MINIMAL), seed=0, workdir=tmp_path / "stray")
     assert failed.outcome == "failed"
     assert "no_stray_processes broken: pid 5000002: simulated worker of supervisor 5000001" in failed.report()
+
+
+REFUSED = """\
+name: sim-refused-call
+description: a call the orchestrator refuses
+steps:
+  - start: {}
+  - call: orchestrator_execute_subtask
+    args: {task_id: "00000000000000000000000000000000"}
+"""
+
+
+@pytest.mark.parametrize(
+    ("expectation", "outcome"),
+    [
+        ("", "failed"),
+        ("    allow_failure: true\n", "passed"),
+        ("    expect: {is_error: true, text: {contains: \"00000000000000000000000000000000\"}}\n", "passed"),
+        ("    expect: {task_id: x}\n", "failed"),
+    ],
+)
+def test_a_failed_call_fails_its_step_unless_the_step_expects_the_failure(tmp_path, expectation, outcome):
+    result = simulate_file(write(tmp_path, REFUSED + expectation), seed=0, workdir=tmp_path / "runs")
+    assert result.outcome == outcome, result.report()
+    if outcome == "failed":
+        assert "orchestrator_execute_subtask failed:" in result.report()
