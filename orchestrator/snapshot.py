@@ -20,6 +20,7 @@ import json
 import os
 import re
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,11 +29,12 @@ from typing import Any
 from orchestrator import __version__, clock, faultpoints
 from orchestrator.config import Paths
 from orchestrator.durable import fsync_directory, remove_stale_temps, temp_name, write_synced
+from orchestrator.store import SNAPSHOT_TABLES
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # 2: `tables`, a copy of the database's rows, from which it can be rebuilt
 BACKUPS_KEPT = 10
 MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
-MAX_DEPTH = 32  # a snapshot written by the orchestrator nests 6 levels deep
+MAX_DEPTH = 32  # a snapshot written by the orchestrator nests 5 levels deep
 BACKUP_PATTERN = re.compile(r"^backup_state_(\d{8}T\d{6}\.\d{6}Z)(?:_(\d+))?\.json$")
 
 REQUIRED_FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -44,8 +46,10 @@ REQUIRED_FIELDS: dict[str, type | tuple[type, ...]] = {
     "suspended_tasks": list,
     "client_sessions": list,
     "database_state": dict,
+    "tables": dict,
     "integrity_hash": str,
 }
+COLUMN_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 class SnapshotInvalid(ValueError):
@@ -94,8 +98,10 @@ def build_snapshot(
     suspended_tasks: list[dict[str, Any]],
     client_sessions: list[dict[str, Any]],
     database_state: dict[str, Any],
+    tables: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
+    """A snapshot document; `tables` (from `store.dump_tables`) is what a database can be rebuilt from."""
     document: dict[str, Any] = {
         "version": SNAPSHOT_VERSION,
         "timestamp": (now or clock.utc_now()).isoformat(),
@@ -105,6 +111,7 @@ def build_snapshot(
         "suspended_tasks": suspended_tasks,
         "client_sessions": client_sessions,
         "database_state": database_state,
+        "tables": tables or {},
     }
     document["integrity_hash"] = integrity_hash(document)
     return document
@@ -203,10 +210,32 @@ def parse_snapshot(raw: bytes) -> dict[str, Any]:
         raise SnapshotInvalid("integrity_hash does not match the content")
     if _layout(members) != raw:
         raise SnapshotInvalid("file bytes differ from the canonical layout (edited by hand or damaged)")
+    _check_tables(document["tables"])
     database_file = document["database_state"].get("file")
     if database_file is not None and database_file != "task_orchestrator.db":
         raise SnapshotInvalid(f"database_state.file {database_file!r} points outside the state directory")
     return document
+
+
+def _check_tables(tables: dict[str, Any]) -> None:
+    """The copy of the database: known tables, identifier column names, rows of plain values."""
+    for name, copy in tables.items():
+        if name not in SNAPSHOT_TABLES:
+            raise SnapshotInvalid(f"tables.{name} is not a table of the database")
+        if not isinstance(copy, dict) or set(copy) != {"columns", "rows"}:
+            raise SnapshotInvalid(f"tables.{name} must be an object with columns and rows")
+        columns, rows = copy["columns"], copy["rows"]
+        if not isinstance(columns, list) or not all(isinstance(c, str) and COLUMN_NAME.match(c) for c in columns):
+            raise SnapshotInvalid(f"tables.{name}.columns must be a list of column names")
+        if len(set(columns)) != len(columns):
+            raise SnapshotInvalid(f"tables.{name}.columns names a column twice")
+        if not isinstance(rows, list):
+            raise SnapshotInvalid(f"tables.{name}.rows must be a list")
+        for index, row in enumerate(rows):
+            if not isinstance(row, list) or len(row) != len(columns):
+                raise SnapshotInvalid(f"tables.{name}.rows[{index}] must be a list of {len(columns)} values")
+            if any(isinstance(v, bool) or not isinstance(v, str | int | float | None) for v in row):
+                raise SnapshotInvalid(f"tables.{name}.rows[{index}] holds a value that is not text, a number or null")
 
 
 def backup_sort_key(path: Path) -> tuple[str, int]:
@@ -306,11 +335,10 @@ def verify_file(path: Path) -> dict[str, Any]:
     return parse_snapshot(read_state_file(path))
 
 
-def load_latest(paths: Paths) -> RestoreReport:
-    """Try `current_state.json`, then each backup newest first; the database alone if none is valid."""
-    rejected: list[dict[str, str]] = []
-    candidates = [paths.current_state, *list_backups(paths)]
-    for index, candidate in enumerate(candidates):
+def valid_candidates(paths: Paths, rejected: list[dict[str, str]]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """`current_state.json`, then each backup newest first, that pass verification, as (file name,
+    source, document); each one that does not is added to `rejected` with its reason."""
+    for index, candidate in enumerate([paths.current_state, *list_backups(paths)]):
         try:
             document = verify_file(candidate)
         except FileNotFoundError:
@@ -319,5 +347,12 @@ def load_latest(paths: Paths) -> RestoreReport:
         except (OSError, SnapshotInvalid) as exc:
             rejected.append({"file": candidate.name, "reason": str(exc)})
             continue
-        return RestoreReport(candidate.name, "current" if index == 0 else "backup", rejected, document)
+        yield candidate.name, "current" if index == 0 else "backup", document
+
+
+def load_latest(paths: Paths) -> RestoreReport:
+    """The newest valid snapshot (current, then backups); the database alone if none is valid."""
+    rejected: list[dict[str, str]] = []
+    for name, source, document in valid_candidates(paths, rejected):
+        return RestoreReport(name, source, rejected, document)
     return RestoreReport(None, "database_only", rejected, None)

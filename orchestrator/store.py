@@ -151,6 +151,17 @@ class TaskStore:
         self.busy_timeout_s = busy_timeout_s
         self._lock = threading.Lock()
         self._open_transactions = 0
+        self._conn = self._connect()
+        try:
+            self._migrate()
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise _wrap(exc, self.path) from exc
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _connect(self) -> sqlite3.Connection:
         try:
             # SQLite follows links and creates its files 0644; it gives the WAL and shared-memory
             # files the database file's mode, so an owner-only database keeps all three private.
@@ -163,23 +174,33 @@ class TaskStore:
         except OSError as exc:
             raise StoreError(f"database {self.path} cannot be opened safely: {exc.strerror or exc}") from exc
         try:
-            self._conn = sqlite3.connect(
-                self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+            conn = sqlite3.connect(
+                self.path, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False
             )
         except sqlite3.Error as exc:
             raise _wrap(exc, self.path) from exc
         try:
-            self._conn.row_factory = sqlite3.Row
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as exc:
-            self._conn.close()
+            conn.close()
             raise _wrap(exc, self.path) from exc
-        except BaseException:
+        return conn
+
+    def replace_file(self, rebuild: Callable[[], T]) -> T:
+        """Close the database, let `rebuild` put another file at its path, then open that one.
+
+        Holding the store's lock throughout, so no call sees the file half replaced. The new file
+        must already be migrated (it was built by a TaskStore of its own).
+        """
+        with self._lock:
             self._conn.close()
-            raise
+            try:
+                return rebuild()
+            finally:
+                self._conn = self._connect()
 
     def _migrate(self) -> None:
         # A current schema needs no write lock: a worker must start even while another process
@@ -592,3 +613,43 @@ def insert_session(
         session,
     )
     return session
+
+
+# -- copies of the tables, for the state snapshot ----------------------------------------------
+
+# Parents before children, so the copy loads in order with foreign keys on.
+SNAPSHOT_TABLES = ("tasks", "jobs", "sessions", "idempotency")
+
+
+def dump_tables(conn: sqlite3.Connection) -> dict[str, dict[str, list[Any]]]:
+    """Every row of the tables a snapshot carries, as stored (JSON columns stay text), in rowid order."""
+    tables = {}
+    for table in SNAPSHOT_TABLES:
+        cursor = conn.execute(f"SELECT * FROM {table} ORDER BY rowid")
+        tables[table] = {
+            "columns": [column[0] for column in cursor.description],
+            "rows": [list(row) for row in cursor.fetchall()],
+        }
+    return tables
+
+
+def load_tables(conn: sqlite3.Connection, tables: Mapping[str, Mapping[str, list[Any]]]) -> dict[str, int]:
+    """Insert a snapshot's copy of the tables into empty tables; the number of rows per table.
+
+    Column names are checked against the table's own columns before any SQL is built from them
+    (a copy written before a migration lacks the newer columns, which take their defaults); the
+    schema's CHECK and foreign key constraints vet the values.
+    """
+    counts = {}
+    for table in SNAPSHOT_TABLES:
+        copy = tables.get(table, {"columns": [], "rows": []})
+        known = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        unknown = [name for name in copy["columns"] if name not in known]
+        if unknown:
+            raise ValueError(f"the snapshot's {table} have columns this database does not know: {unknown}")
+        if copy["rows"]:
+            names = ", ".join(copy["columns"])
+            marks = ", ".join("?" for _ in copy["columns"])
+            conn.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", copy["rows"])
+        counts[table] = len(copy["rows"])
+    return counts

@@ -27,13 +27,13 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from orchestrator import __version__, clock, faultpoints, lockfile, snapshot
+from orchestrator import __version__, clock, faultpoints, lockfile, rebuild, snapshot
 from orchestrator.blocking import run_blocking
 from orchestrator.config import ConfigError, Paths, resolve_base_dir, resolve_log_level
 from orchestrator.errors import RestartError
 from orchestrator.jobs import JobRunner
 from orchestrator.logs import setup_logging
-from orchestrator.store import StoreBusyError, StoreError, TaskStore
+from orchestrator.store import StoreBusyError, StoreError, TaskStore, active_tasks, dump_tables
 from orchestrator.task_tools import register_task_tools
 from orchestrator.tasks import TaskService
 
@@ -55,6 +55,7 @@ class WorkerState:
     activated: bool = False
     maintenance: bool = False
     restore_report: dict[str, Any] | None = None
+    database_problem: rebuild.DatabaseProblem | None = None  # found at start, repaired at activation
     started_at: str = field(default_factory=lambda: clock.utc_now().isoformat())
 
     def gate(self) -> None:
@@ -215,13 +216,14 @@ def register_control_tools(app: MCPServer) -> None:
         try:
             await faultpoints.reached("snapshot.write")
             wal = await checkpoint_database(state.store, deadline)
-            active = await run_blocking(state.store.list_active_tasks)
+            active, tables = await run_blocking(state.store.read, lambda conn: (active_tasks(conn), dump_tables(conn)))
             document = snapshot.build_snapshot(
                 restart_reason=restart_reason,
                 active_tasks=active,
                 suspended_tasks=suspended_tasks,
                 client_sessions=client_sessions,
                 database_state={**database_state(state), "wal_checkpoint": wal},
+                tables=tables,
             )
             written = await run_blocking(snapshot.write_snapshot, state.paths, document)
         except (OSError, StoreError, sqlite3.Error) as exc:
@@ -259,29 +261,24 @@ async def activate(state: WorkerState, mode: str) -> dict[str, Any]:
         return {"ok": True, "already_active": True, "restore_report": state.restore_report}
     await faultpoints.reached("worker.activate")
     jobs = state.running_jobs()
-    report: dict[str, Any] = {"used": None, "source": "database_only", "rejected": []}
+    rebuilt = await repair_database(state)
+    if rebuilt is not None and rebuilt["rebuilt"]:
+        report = {"used": rebuilt["snapshot"], "source": rebuilt["source"], "rejected": rebuilt["rejected"]}
+    elif mode == "snapshot":
+        report = (await run_blocking(snapshot.load_latest, state.paths)).summary()
+    else:
+        report = {"used": None, "source": "database_only", "rejected": []}
     try:
         if mode == "interrupted":
             marked = await jobs.mark_interrupted()
-            report = {
-                "used": None,
-                "source": "database_only",
-                "rejected": [],
-                "note": "jobs left running will be marked interrupted once the database lock is released"
+            report["note"] = (
+                "jobs left running will be marked interrupted once the database lock is released"
                 if marked["pending"]
-                else "running jobs marked interrupted",
-            }
+                else "running jobs marked interrupted"
+            )
         else:
-            if mode == "snapshot":
-                restored = await run_blocking(snapshot.load_latest, state.paths)
-                report = restored.summary()
-            else:
-                report = {
-                    "used": None,
-                    "source": "database_only",
-                    "rejected": [],
-                    "note": "snapshot not requested",
-                }
+            if mode == "database":
+                report["note"] = "snapshot not requested"
             await jobs.resume_from_database()
     except (StoreError, sqlite3.Error) as exc:
         # Serve anyway: a damaged database is diagnosed through the health check, not by refusing to start.
@@ -289,10 +286,30 @@ async def activate(state: WorkerState, mode: str) -> dict[str, Any]:
         report["database_error"] = str(exc)
     if report["source"] == "database_only" and report["rejected"]:
         report["note"] = "no valid snapshot: started from the database alone"
+    if rebuilt is not None:
+        report["rebuild"] = {key: value for key, value in rebuilt.items() if key not in ("source", "rejected")}
     state.restore_report = report
     state.activated = True
     log.info("worker %d activated (%s): %s", os.getpid(), mode, report)
     return {"ok": True, "restore_report": report, "jobs": jobs.stats()}
+
+
+async def repair_database(state: WorkerState) -> dict[str, Any] | None:
+    """Rebuild a database found missing, empty, unreadable or corrupt at start from the newest
+    valid snapshot, and say so loudly; None when there was nothing to repair (a first start, with
+    neither a database nor a snapshot, included)."""
+    problem, state.database_problem = state.database_problem, None
+    if problem is None:
+        return None
+    try:
+        rebuilt = await run_blocking(rebuild.rebuild, state.paths, problem, state.store.replace_file)
+    except (OSError, StoreError, sqlite3.Error) as exc:  # e.g. a full disk: serve what there is, and say why
+        rebuilt = rebuild.failed(problem, f"the rebuild failed: {exc}", [])
+    first_start = all(rejected["reason"] == "file is missing" for rejected in rebuilt["rejected"])
+    if not rebuilt["rebuilt"] and problem.kind == "missing" and first_start:
+        return None
+    log.error("%s (lost: %s; rejected: %s)", rebuilt["summary"], rebuilt.get("lost_writes"), rebuilt["rejected"])
+    return rebuilt
 
 
 def register_standalone_restart(app: MCPServer) -> None:
@@ -352,8 +369,11 @@ async def running_worker(paths: Paths, standalone: bool) -> AsyncIterator[MCPSer
     The process serves it over stdio (`serve`); the simulator serves it in-process.
     """
     await faultpoints.reached("worker.start")
+    problem = await run_blocking(rebuild.database_problem, paths.database)
+    if problem is not None and problem.kind in ("empty", "unreadable"):  # the store could not open it
+        problem.kept_as = await run_blocking(rebuild.move_aside, paths.database)
     store = await run_blocking(TaskStore, paths.database)
-    state = WorkerState(paths=paths, store=store, service=TaskService(store))
+    state = WorkerState(paths=paths, store=store, service=TaskService(store), database_problem=problem)
     try:
         with serving_as(state):
             async with anyio.create_task_group() as task_group:

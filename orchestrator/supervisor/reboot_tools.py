@@ -125,6 +125,9 @@ class RebootTools:
             problems.append("worker not serving")
         if runtime.degraded is not None:
             problems.append(f"degraded ({runtime.degraded.error.code}): {runtime.degraded.message}")
+        rebuild = ((facts or {}).get("restore_report") or {}).get("rebuild")
+        if rebuild is not None:  # the database was found damaged at start: loud until the next restart
+            problems.append(rebuild["summary"])
         if args.include_reboot_readiness:
             checks["reboot_readiness"] = {
                 "ready": readiness["ready"],

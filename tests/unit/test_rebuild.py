@@ -1,0 +1,221 @@
+"""The database rebuilt from the snapshot by itself: missing, empty, garbage or corrupt at start."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from mcp import Client
+
+from orchestrator import snapshot
+from orchestrator.config import Paths
+from orchestrator.worker import running_worker
+from tests.unit.test_snapshot import CORRUPTIONS, NOT_REGULAR
+
+JOB = {"kind": "builtin", "duration_s": 600, "checkpoint_interval_s": 0.05}
+
+
+@asynccontextmanager
+async def worker(base: Path, activate: str | None = "snapshot") -> AsyncIterator[Client]:
+    async with running_worker(Paths(base), standalone=False) as app, Client(app) as client:
+        if activate is not None:
+            await ok(client, "control_activate", mode=activate)
+        yield client
+
+
+async def ok(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
+    result = await client.call_tool(tool, arguments)
+    assert not result.is_error, result.content
+    return result.structured_content
+
+
+async def served_titles(client: Client) -> set[str]:
+    page = await ok(client, "orchestrator_query_tasks", limit=500, include_archived=True)
+    return {task["title"] for task in page["tasks"]}
+
+
+async def hand_over(client: Client) -> None:
+    """What a graceful restart asks of the old worker: suspend jobs, then write the snapshot."""
+    suspended = (await ok(client, "control_suspend", deadline_s=10))["suspended"]
+    await ok(
+        client, "control_write_snapshot",
+        restart_reason="manual_request", client_sessions=[], suspended_tasks=suspended, deadline_s=10,
+    )
+
+
+async def orchestrator_with_a_snapshot(base: Path) -> tuple[set[str], str]:
+    """Tasks, a running job, a restart's snapshot, then one task planned after it (a write it lacks)."""
+    async with worker(base) as client:
+        plan = await ok(
+            client, "orchestrator_plan_task", title="kept", description="in the snapshot",
+            subtasks=[{"title": "job step", "specialist_role": "implementer", "job": JOB}, {"title": "plain step", "specialist_role": "tester"}],
+        )
+        await ok(client, "orchestrator_execute_subtask", task_id=plan["subtasks"][0]["id"])
+        kept = await served_titles(client)
+        await hand_over(client)
+        late = await ok(client, "orchestrator_plan_task", title="after the snapshot", description="lost", subtasks=[{"title": "late step", "specialist_role": "tester"}])
+    return kept, late["parent_task"]["id"]
+
+
+def corrupt_index_page(database: Path, index: str = "tasks_status") -> None:
+    """Overwrite the root page of an index with garbage: readable, failing its integrity check."""
+    with sqlite3.connect(database) as conn:
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (index,)).fetchone()[0]
+    with open(database, "r+b") as handle:
+        handle.seek((root - 1) * page_size)
+        handle.write(random.Random(7).randbytes(page_size))
+
+
+def remove_database(database: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+
+
+DAMAGE = {
+    "missing": remove_database,
+    "empty": lambda database: (remove_database(database), database.write_bytes(b"")),
+    "garbage": lambda database: (remove_database(database), database.write_bytes(random.Random(3).randbytes(40_000))),
+    "corrupt": corrupt_index_page,
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+async def test_a_damaged_database_is_rebuilt_from_the_snapshot_and_the_loss_is_reported(tmp_path, damage):
+    kept, late_task = await orchestrator_with_a_snapshot(tmp_path)
+    paths = Paths(tmp_path)
+    DAMAGE[damage](paths.database)
+
+    async with worker(tmp_path, activate=None) as client:
+        activated = await ok(client, "control_activate", mode="snapshot")
+        assert await served_titles(client) == kept, "the snapshot's tasks, and not the one planned after it"
+        status = await ok(client, "orchestrator_get_status")
+        integrity = await ok(client, "control_integrity_check")
+
+    report = activated["restore_report"]
+    rebuilt = report["rebuild"]
+    assert rebuilt["rebuilt"] is True and report["used"] == "current_state.json", report
+    assert rebuilt["reason"].startswith(f"database {'unreadable' if damage == 'garbage' else damage}")
+    assert rebuilt["rows"]["tasks"] == len(kept) and rebuilt["rows"]["jobs"] == 1
+    assert status["live_jobs"]["running"] == 1, "the job runs again from the rebuilt jobs table"
+    assert integrity["ok"] is True
+    lost = rebuilt["lost_writes"]
+    assert lost["snapshot_timestamp"] == snapshot.verify_file(paths.current_state)["timestamp"]
+    if damage == "corrupt":
+        assert lost["listed"] is True and late_task in lost["tasks_created_after"], lost
+        assert lost["counts"]["tasks_created_after"] == 2, "the late task and its subtask"
+    else:
+        assert lost["listed"] is False and "lost" in lost["reason"], lost
+    kept_as = rebuilt["damaged_database_kept_as"]
+    if damage == "missing":
+        assert kept_as is None
+    else:
+        assert (paths.root / kept_as).exists(), "the damaged file is moved aside, never deleted"
+
+
+async def test_a_missing_database_with_no_valid_snapshot_says_so_and_serves_empty(tmp_path):
+    await orchestrator_with_a_snapshot(tmp_path)
+    paths = Paths(tmp_path)
+    remove_database(paths.database)
+    for candidate in [paths.current_state, *snapshot.list_backups(paths)]:
+        candidate.write_bytes(b"[" * 100_000)
+    async with worker(tmp_path, activate=None) as client:
+        report = (await ok(client, "control_activate", mode="snapshot"))["restore_report"]
+        assert await served_titles(client) == set()
+    assert report["rebuild"]["rebuilt"] is False and "database missing" in report["rebuild"]["reason"]
+    assert all("nests deeper" in rejected["reason"] for rejected in report["rejected"]), report
+
+
+async def test_a_first_start_is_not_a_rebuild(tmp_path):
+    async with worker(tmp_path) as client:
+        facts = await ok(client, "control_facts")
+    assert "rebuild" not in facts["restore_report"], facts["restore_report"]
+
+
+async def test_an_emergency_restart_on_a_corrupt_database_rebuilds_it_too(tmp_path):
+    kept, _ = await orchestrator_with_a_snapshot(tmp_path)
+    corrupt_index_page(Paths(tmp_path).database)
+    async with worker(tmp_path, activate=None) as client:
+        report = (await ok(client, "control_activate", mode="interrupted"))["restore_report"]
+        assert await served_titles(client) == kept
+        interrupted = await ok(client, "orchestrator_query_tasks", status="interrupted")
+    assert report["rebuild"]["rebuilt"] is True and report["used"] == "current_state.json"
+    assert interrupted["total"] == 1, "the job of the rebuilt database comes back interrupted, as after any emergency"
+
+
+async def test_a_snapshot_whose_copy_does_not_build_is_skipped_for_the_next(tmp_path):
+    await orchestrator_with_a_snapshot(tmp_path)
+    async with worker(tmp_path) as client:
+        await hand_over(client)  # the newest snapshot; the one before it becomes a backup
+    paths = Paths(tmp_path)
+    document = snapshot.verify_file(paths.current_state)
+    document["tables"]["jobs"]["rows"][0][0] = "no such task"  # a foreign key the schema refuses
+    document["integrity_hash"] = snapshot.integrity_hash(document)
+    paths.current_state.write_bytes(snapshot.render(document))
+    remove_database(paths.database)
+    async with worker(tmp_path, activate=None) as client:
+        report = (await ok(client, "control_activate", mode="snapshot"))["restore_report"]
+    assert report["source"] == "backup" and report["rebuild"]["rebuilt"] is True, report
+    assert report["rejected"][0]["file"] == "current_state.json"
+    assert "cannot be rebuilt from" in report["rejected"][0]["reason"], report["rejected"]
+    assert not list(paths.root.glob(".*.tmp*")), "no staged database is left behind"
+
+
+
+
+@pytest.fixture(scope="module")
+def three_snapshots(tmp_path_factory) -> Path:
+    """An orchestrator's files after three hand-overs, the k-th snapshot holding tasks 'task 0'..'task k'."""
+    base = tmp_path_factory.mktemp("three-snapshots")
+
+    async def make() -> None:
+        async with worker(base) as client:
+            for index in range(3):
+                await ok(client, "orchestrator_plan_task", title=f"task {index}", description="", subtasks=[{"title": f"step {index}", "specialist_role": "tester"}])
+                await hand_over(client)
+
+    anyio.run(make)
+    return base
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+async def test_with_the_database_lost_any_corruption_of_the_state_files_leaves_the_newest_valid_one_served(data, three_snapshots):
+    with tempfile.TemporaryDirectory() as directory:
+        base = Path(directory) / "base"
+        shutil.copytree(three_snapshots, base, symlinks=True)
+        paths = Paths(base)
+        remove_database(paths.database)
+        candidates = [paths.current_state, *snapshot.list_backups(paths)]
+        damaged = data.draw(st.lists(st.booleans(), min_size=3, max_size=3))
+        for candidate, damage in zip(candidates, damaged, strict=True):
+            if damage:
+                corrupt(candidate, data.draw(st.sampled_from([*CORRUPTIONS, *NOT_REGULAR])), data.draw)
+        async with worker(base, activate=None) as client:
+            report = (await ok(client, "control_activate", mode="snapshot"))["restore_report"]
+            titles = {title for title in await served_titles(client) if title.startswith("task")}
+    newest_valid = damaged.index(False) if False in damaged else None
+    if newest_valid is None:
+        assert report["rebuild"]["rebuilt"] is False and titles == set(), report
+    else:
+        assert report["used"] == candidates[newest_valid].name, report
+        assert titles == {f"task {index}" for index in range(3 - newest_valid)}, "the tasks of that snapshot"
+    assert [r["file"] for r in report["rejected"]] == [c.name for c in candidates[: newest_valid if newest_valid is not None else 3]]
+
+
+def corrupt(candidate: Path, kind: str, draw: Any) -> None:
+    if kind in NOT_REGULAR:
+        candidate.unlink()
+        NOT_REGULAR[kind](candidate)
+    else:
+        candidate.write_bytes(CORRUPTIONS[kind](candidate.read_bytes(), draw))
