@@ -67,12 +67,18 @@ def reboot_tool_list() -> tuple[Tool, ...]:
     )
 
 
+_task_tools: list[Tool] = []
+
+
 async def task_tool_list() -> list[Tool]:
     """The task tools as clients see them, from their registration in the code: the orchestrator's
-    own list, whichever worker is running, or none."""
-    app = MCPServer("mcp-task-orchestrator-tools")
-    register_task_tools(app, no_worker_in_this_process)
-    return await app.list_tools()
+    own list, whichever worker is running, or none. Built once per process (~40 ms; the simulator
+    starts many supervisors)."""
+    if not _task_tools:
+        app = MCPServer("mcp-task-orchestrator-tools")
+        register_task_tools(app, no_worker_in_this_process)
+        _task_tools.extend(await app.list_tools())
+    return list(_task_tools)
 
 
 def no_worker_in_this_process() -> Any:
