@@ -318,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"{MAX_SESSIONS} in all. "
         "Files live in <base>/.task_orchestrator/.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     defaults = SupervisorSettings()
     parser.add_argument(
         "--base-dir",
