@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -154,6 +155,8 @@ async def _start(run: Run, step: StartStep, loc: Loc) -> dict[str, Any]:
         if run.server.supervisor_alive():
             raise StepFailed("the orchestrator is already running: add a `stop` step before starting it again", loc)
         await run.server.stop()  # it died under the story (a shell step, a fault): let go of its clients
+    if spec.fixture is not None:
+        copy_fixture(run, spec.fixture, loc)
     env = substitute(spec.env, run.scope())
     args = substitute(spec.args, run.scope())
     confine = Confinement(spec.database_fs_size, spec.state_fs_size) if spec.confined else None
@@ -185,6 +188,20 @@ async def _start(run: Run, step: StartStep, loc: Loc) -> dict[str, Any]:
                 raise StepFailed(f"start: the job of subtask {subtask} did not start: {show(started)}", loc, response=started)
             result[key].append(subtask)
     return result
+
+
+def copy_fixture(run: Run, name: str, loc: Loc) -> None:
+    """Copy the fixture's files into the run's `.task_orchestrator/` before its first start (owner-only, as the
+    orchestrator makes them); the fixture itself is never written to."""
+    fixture = (run.source.path.parent / name).resolve()
+    if not fixture.is_dir():
+        raise StepFailed(f"start: fixture {fixture} is not a directory (it is named relative to the scenario file)", (*loc, "start", "fixture"))
+    root = run.paths.root
+    if root.exists():
+        raise StepFailed("start: a fixture is copied only before the first start; drop `fixture` from this start", (*loc, "start", "fixture"))
+    shutil.copytree(fixture, root, symlinks=False, copy_function=shutil.copyfile)
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o700 if path.is_dir() else 0o600)
 
 
 async def _plan(run: Run, client: Any, arguments: dict[str, Any], loc: Loc) -> dict[str, Any]:

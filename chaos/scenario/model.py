@@ -191,6 +191,13 @@ class StartSpec(Strict):
     wait_ready: bool = Field(
         True, description="wait until the first worker serves; false to act while it starts (e.g. RESTART_001)"
     )
+    fixture: str | None = Field(
+        None,
+        min_length=1,
+        description="a directory beside the scenario file holding .task_orchestrator/ files (the database, "
+        "server_state/*.json) copied in before the first start, so the story starts from them (e.g. a field "
+        "incident's files, chaos incident import)",
+    )
     confined: bool = Field(
         False,
         description="run in a private mount namespace with the state on size-capped tmpfs mounts, "
