@@ -10,8 +10,8 @@ import re
 from collections.abc import Callable
 
 from chaos.coverage import covered_ids
-from chaos.scenario.evidence import proven
 from chaos.scenario import Loaded
+from chaos.scenario.evidence import proven
 
 TOKEN = re.compile(r"\s*(\(|\)|[^\s()]+)")
 

@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from chaos.scenario.model import InvariantsStep, Operators, ParallelStep, RestartStep, ResultStep, Scenario, Step, WaitStep
+from chaos.scenario.model import (
+    InvariantsStep,
+    Operators,
+    ParallelStep,
+    RestartStep,
+    ResultStep,
+    Scenario,
+    Step,
+    WaitStep,
+)
 from chaos.scenario.source import Loc, Problem, Source
 
 
