@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
 import anyio
 
-from orchestrator import lockfile, snapshot
+from orchestrator import lockfile, rebuild, snapshot
 from orchestrator.config import ConfigError, Paths, resolve_base_dir
 from orchestrator.durable import write_atomically
+from orchestrator.supervisor.http_guard import TOKEN_ENV, bearer_client, read_operator_token
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -33,10 +35,16 @@ def endpoint_url(paths: Paths, explicit: str | None) -> str:
         ) from None
 
 
-async def call_tool(url: str, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    from mcp import Client
+def operator_token(paths: Paths, explicit_url: str | None) -> str | None:
+    """The token the server named in endpoint.json wrote for its operator (this user), which shows
+    every client's session; for another server (--url), $MCP_TASK_ORCHESTRATOR_TOKEN if set."""
+    if explicit_url:
+        return os.environ.get(TOKEN_ENV, "").strip() or None
+    return read_operator_token(paths.root)
 
-    async with Client(url, cache=None) as client:
+
+async def call_tool(url: str, tool: str, arguments: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+    async with bearer_client(url, token, cache=None) as client:
         result = await client.call_tool(tool, arguments, read_timeout_seconds=330)
     if isinstance(result.structured_content, dict):
         return result.structured_content
@@ -47,7 +55,7 @@ async def call_tool(url: str, tool: str, arguments: dict[str, Any]) -> dict[str,
 def remote(args: argparse.Namespace, paths: Paths, tool: str, arguments: dict[str, Any]) -> tuple[dict[str, Any], int]:
     url = endpoint_url(paths, args.url)
     try:
-        response = anyio.run(call_tool, url, tool, arguments)
+        response = anyio.run(call_tool, url, tool, arguments, operator_token(paths, args.url))
     except Exception as exc:  # a CLI reports connection problems in one line
         return {"error": f"could not reach the server at {url}: {exc}"}, EXIT_FAILED
     return response, EXIT_OK
@@ -91,18 +99,32 @@ def cmd_state_restore(args: argparse.Namespace, paths: Paths) -> int:
     if owner is not None and lockfile.is_orchestrator_process(owner):
         print(f"error: the server (pid {owner}) is running; stop it first, then restore", file=sys.stderr)
         return EXIT_FAILED
-    source = paths.inside_state_dir(args.backup)
+    if args.backup is None:  # state rebuild: the newest valid snapshot
+        found = next(snapshot.valid_candidates(paths, rejected := []), None)
+        if found is None:
+            print(f"error: no valid snapshot to rebuild from: {rejected}", file=sys.stderr)
+            return EXIT_FAILED
+        source = paths.state_dir / found[0]
+    else:
+        source = paths.inside_state_dir(args.backup)
     try:
         raw = snapshot.read_state_file(source)
-        snapshot.parse_snapshot(raw)
+        document = snapshot.parse_snapshot(raw)
     except FileNotFoundError:
         print(f"error: {source.name} does not exist; `python -m orchestrator state list` shows the backups", file=sys.stderr)
         return EXIT_FAILED
     except snapshot.SnapshotInvalid as exc:
         print(f"error: {source.name} is not a valid snapshot ({exc}); pick another backup", file=sys.stderr)
         return EXIT_FAILED
-    write_atomically(paths.current_state, raw)
-    print(f"restored {source.name} -> {paths.current_state.name}; start the server and verify with `python -m orchestrator health`")
+    if source != paths.current_state:
+        write_atomically(paths.current_state, raw)
+    rebuild.request_restore(paths, source.name, document)
+    differences = rebuild.writes_after(paths.database, document) if paths.database.exists() else None
+    emit(args, {"restored": source.name, "differences_from_the_database": differences}, lambda r: (
+        f"restored {source.name} -> {paths.current_state.name}; the server serves its state when it starts "
+        f"(the database in place is kept aside); differences: {json.dumps(differences)}\n"
+        "start the server and verify with `python -m orchestrator health`"
+    ))
     return EXIT_OK
 
 
@@ -140,9 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     state_commands = state.add_subparsers(dest="state_command", required=True, metavar="ACTION")
     state_commands.add_parser("verify", help="check current_state.json and every backup (exit 1 if current is invalid)").set_defaults(run=cmd_state_verify)
     state_commands.add_parser("list", help="list backups, newest first").set_defaults(run=cmd_state_list)
-    restore = state_commands.add_parser("restore", help="copy a verified backup over current_state.json (server must be stopped)")
+    restore = state_commands.add_parser("restore", help="serve a verified backup's state at the next start: copied over current_state.json, the database rebuilt from it (server must be stopped)")
     restore.add_argument("--backup", required=True, help="backup file name inside server_state/, e.g. backup_state_20260101T000000.000000Z.json")
     restore.set_defaults(run=cmd_state_restore)
+    rebuild_parser = state_commands.add_parser("rebuild", help="serve the newest valid snapshot's state at the next start: the database is rebuilt from it, the current one kept aside (server must be stopped)")
+    rebuild_parser.set_defaults(run=cmd_state_restore, backup=None)
     return parser
 
 

@@ -236,27 +236,38 @@ class JobRunner:
                 resumed.append(job.task_id)
         return {"resumed": resumed}
 
-    async def resume_from(self, checkpoints: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-        """Continue jobs from checkpoint records (as returned by `suspend_all`) in a new process.
+    async def resume_from(self, checkpoints: Iterable[Any]) -> dict[str, Any]:
+        """Continue jobs from checkpoint records (as returned by `suspend_all`, kept in the snapshot).
 
-        Progress continues from each record. A record whose job the database no longer
-        wants run (cancelled, completed, deleted) is skipped: the database is the truth.
+        A record is used only if the database's checkpoint of that job is older (by `saved_at`): a
+        snapshot may be older than the database. A record whose job the database no longer wants
+        run (cancelled, completed, deleted) is skipped: the database decides what runs.
+        `differed` lists the jobs resumed at another progress than the database's.
         """
-        resumed, skipped = [], []
+        resumed, skipped, differed = [], [], []
         for record in checkpoints:
-            task_id, progress = record.get("task_id"), record.get("progress")
-            if not isinstance(progress, int | float) or not 0.0 <= progress <= 1.0:
+            task_id = record.get("task_id") if isinstance(record, Mapping) else None
+            if not isinstance(task_id, str):
+                skipped.append({"task_id": None, "reason": "malformed record"})
+                continue
+            progress, saved_at = record.get("progress"), (record.get("checkpoint") or {}).get("saved_at")
+            if isinstance(progress, bool) or not isinstance(progress, int | float) or not 0.0 <= progress <= 1.0:
                 skipped.append({"task_id": task_id, "reason": f"bad progress {progress!r} in the record"})
                 continue
             row = await self._read(lambda conn, tid=task_id: db.get_job(conn, tid))
+            database_saved_at = ((row or {}).get("checkpoint") or {}).get("saved_at")
             if row is None or row["status"] not in RESUMABLE_STATUSES:
                 reason = "no job in the database" if row is None else f"job is {row['status']}"
                 skipped.append({"task_id": task_id, "reason": reason})
+            elif not isinstance(saved_at, str) or isinstance(database_saved_at, str) and database_saved_at >= saved_at:
+                skipped.append({"task_id": task_id, "reason": "the database's checkpoint is as new or newer"})
             elif await self._resume(task_id, row["params"], progress):
                 resumed.append(task_id)
+                if progress != row["progress"]:
+                    differed.append({"task_id": task_id, "progress": progress, "database_progress": row["progress"]})
             else:
                 skipped.append({"task_id": task_id, "reason": "could not be resumed; see the job's error"})
-        return {"resumed": resumed, "skipped": skipped}
+        return {"resumed": resumed, "skipped": skipped, "differed": differed}
 
     async def resume_from_database(self) -> dict[str, Any]:
         """Resume every job the database records as running or suspended."""

@@ -9,6 +9,7 @@ not (the writes after the snapshot, which are lost) is listed when it can still 
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 from collections.abc import Callable
@@ -18,8 +19,10 @@ from typing import Any
 
 from orchestrator import clock, snapshot
 from orchestrator.config import Paths
-from orchestrator.durable import fsync_directory
+from orchestrator.durable import fsync_directory, write_atomically
 from orchestrator.store import SNAPSHOT_TABLES, StoreError, TaskStore, load_tables
+
+log = logging.getLogger(__name__)
 
 COMPANIONS = ("", "-wal", "-shm", "-journal")
 LISTED_IDS = 50  # ids named per kind of lost write; the counts are always complete
@@ -29,7 +32,7 @@ LISTED_IDS = 50  # ids named per kind of lost write; the counts are always compl
 class DatabaseProblem:
     """Why the database file cannot be trusted. `kept_as`: where the damaged file was moved."""
 
-    kind: str  # missing, empty, unreadable or corrupt
+    kind: str  # missing, empty, unreadable, corrupt, or replaced (an operator asked for a snapshot's state)
     detail: str
     kept_as: str | None = None
 
@@ -77,10 +80,10 @@ def database_problem(path: Path) -> DatabaseProblem | None:
     return None
 
 
-def move_aside(database: Path) -> str:
+def move_aside(database: Path, label: str = "damaged") -> str:
     """Rename the database and its companion files to a name of their own; returns the new name."""
     stamp = clock.utc_now().strftime("%Y%m%dT%H%M%S.%fZ")
-    target = database.with_name(f"{database.name}.damaged-{stamp}")
+    target = database.with_name(f"{database.name}.{label}-{stamp}")
     for suffix in COMPANIONS:
         source, moved = Path(f"{database}{suffix}"), Path(f"{target}{suffix}")
         if source.exists() or source.is_symlink():
@@ -200,14 +203,15 @@ def rebuild(paths: Paths, problem: DatabaseProblem, replace: Callable[[Callable[
     for name, source, document in snapshot.valid_candidates(paths, rejected):
 
         def swap(document: dict[str, Any] = document) -> dict[str, Any]:
-            lost = writes_after(paths.database, document) if problem.kind == "corrupt" else {
+            in_place = problem.kind in ("corrupt", "replaced")  # a file with content of its own, still there
+            lost = writes_after(paths.database, document) if in_place else {
                 "snapshot_timestamp": document["timestamp"],
                 "listed": False,
                 "reason": f"the database was {problem.kind}: every write after {document['timestamp']} is lost, unlisted",
             }
             staged, counts = stage(paths.database, document)
-            if problem.kind == "corrupt":
-                problem.kept_as = move_aside(paths.database)
+            if in_place:
+                problem.kept_as = move_aside(paths.database, "damaged" if problem.kind == "corrupt" else "replaced")
             install(staged, paths.database)
             return {"counts": counts, "lost": lost}
 
@@ -241,3 +245,33 @@ def failed(problem: DatabaseProblem, why: str, rejected: list[dict[str, str]]) -
         "damaged_database_kept_as": problem.kept_as,
         "rejected": rejected,
     }
+
+
+RESTORE_REQUEST = "restore_request.json"  # in the state directory: the operator asked for a snapshot's state
+MAX_REQUEST_BYTES = 4096
+
+
+def request_restore(paths: Paths, name: str, document: dict[str, Any]) -> None:
+    """Ask the next worker to serve this snapshot's state (it is `current_state.json` by then)."""
+    request = {"snapshot": name, "integrity_hash": document["integrity_hash"], "requested_at": clock.utc_now().isoformat()}
+    write_atomically(paths.state_dir / RESTORE_REQUEST, snapshot.canonical_json(request))
+
+
+def restore_requested(paths: Paths) -> DatabaseProblem | None:
+    """The operator's request, read like any state file; a malformed one is logged, never obeyed."""
+    try:
+        request = snapshot.decode_json(snapshot.read_state_file(paths.state_dir / RESTORE_REQUEST, MAX_REQUEST_BYTES))
+    except FileNotFoundError:
+        return None
+    except snapshot.SnapshotInvalid as exc:
+        log.warning("%s ignored: %s", RESTORE_REQUEST, exc)
+        return None
+    if not isinstance(request, dict) or not all(isinstance(request.get(k), str) for k in ("snapshot", "requested_at")):
+        log.warning("%s ignored: it is not a restore request", RESTORE_REQUEST)
+        return None
+    return DatabaseProblem("replaced", f"`state restore` of {request['snapshot']} asked for at {request['requested_at']}")
+
+
+def clear_restore_request(paths: Paths) -> None:
+    (paths.state_dir / RESTORE_REQUEST).unlink(missing_ok=True)
+    fsync_directory(paths.state_dir)

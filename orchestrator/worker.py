@@ -261,11 +261,14 @@ async def activate(state: WorkerState, mode: str) -> dict[str, Any]:
         return {"ok": True, "already_active": True, "restore_report": state.restore_report}
     await faultpoints.reached("worker.activate")
     jobs = state.running_jobs()
+    checkpoints: list[Any] = []  # the snapshot's job checkpoints at suspension (a rebuild restored them already)
     rebuilt = await repair_database(state)
     if rebuilt is not None and rebuilt["rebuilt"]:
         report = {"used": rebuilt["snapshot"], "source": rebuilt["source"], "rejected": rebuilt["rejected"]}
     elif mode == "snapshot":
-        report = (await run_blocking(snapshot.load_latest, state.paths)).summary()
+        restored = await run_blocking(snapshot.load_latest, state.paths)
+        report = restored.summary()
+        checkpoints = restored.document["suspended_tasks"] if restored.document else []
     else:
         report = {"used": None, "source": "database_only", "rejected": []}
     try:
@@ -279,6 +282,8 @@ async def activate(state: WorkerState, mode: str) -> dict[str, Any]:
         else:
             if mode == "database":
                 report["note"] = "snapshot not requested"
+            if checkpoints:
+                report["checkpoints"] = await jobs.resume_from(checkpoints)
             await jobs.resume_from_database()
     except (StoreError, sqlite3.Error) as exc:
         # Serve anyway: a damaged database is diagnosed through the health check, not by refusing to start.
@@ -303,6 +308,8 @@ async def repair_database(state: WorkerState) -> dict[str, Any] | None:
         return None
     try:
         rebuilt = await run_blocking(rebuild.rebuild, state.paths, problem, state.store.replace_file)
+        if problem.kind == "replaced":
+            await run_blocking(rebuild.clear_restore_request, state.paths)
     except (OSError, StoreError, sqlite3.Error) as exc:  # e.g. a full disk: serve what there is, and say why
         rebuilt = rebuild.failed(problem, f"the rebuild failed: {exc}", [])
     first_start = all(rejected["reason"] == "file is missing" for rejected in rebuilt["rejected"])
@@ -372,6 +379,7 @@ async def running_worker(paths: Paths, standalone: bool) -> AsyncIterator[MCPSer
     problem = await run_blocking(rebuild.database_problem, paths.database)
     if problem is not None and problem.kind in ("empty", "unreadable"):  # the store could not open it
         problem.kept_as = await run_blocking(rebuild.move_aside, paths.database)
+    problem = problem or await run_blocking(rebuild.restore_requested, paths)
     store = await run_blocking(TaskStore, paths.database)
     state = WorkerState(paths=paths, store=store, service=TaskService(store), database_problem=problem)
     try:

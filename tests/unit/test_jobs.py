@@ -128,7 +128,7 @@ async def test_resume_from_continues_from_the_checkpoint_in_a_new_runner(store):
     reopened = TaskStore(store.path)  # as a new process would
     try:
         async with job_runner(reopened) as second:
-            assert await second.resume_from(report["suspended"]) == {"resumed": [task_id], "skipped": []}
+            assert await second.resume_from(report["suspended"]) == {"resumed": [task_id], "skipped": [], "differed": []}
             assert live(second, task_id)["progress"] >= record["progress"]
             resumed_at = job_row(reopened, task_id)["updated_at"]
             first_checkpoint = await wait_until(
@@ -234,7 +234,7 @@ async def test_resume_from_skips_jobs_the_database_no_longer_wants(store):
     store.write(lambda conn: db.update_job(conn, task_id, status="cancelled"))
     async with job_runner(store) as second:
         result = await second.resume_from(report["suspended"])
-        assert result == {"resumed": [], "skipped": [{"task_id": task_id, "reason": "job is cancelled"}]}
+        assert result == {"resumed": [], "skipped": [{"task_id": task_id, "reason": "job is cancelled"}], "differed": []}
         assert second.stats()["jobs"] == []
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import sqlite3
+import subprocess
+import sys
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -219,3 +222,56 @@ def corrupt(candidate: Path, kind: str, draw: Any) -> None:
         NOT_REGULAR[kind](candidate)
     else:
         candidate.write_bytes(CORRUPTIONS[kind](candidate.read_bytes(), draw))
+
+
+# -- restore what the snapshot holds ---------------------------------------------------------------
+
+
+async def test_a_graceful_restarts_job_resumes_from_the_snapshots_checkpoint_when_the_database_is_older(tmp_path):
+    async with worker(tmp_path) as client:
+        plan = await ok(client, "orchestrator_plan_task", title="job", description="", subtasks=[{"title": "step", "specialist_role": "implementer", "job": JOB}])
+        task_id = plan["subtasks"][0]["id"]
+        await ok(client, "orchestrator_execute_subtask", task_id=task_id)
+        await wait_for_progress(client, 0.0005)
+        await hand_over(client)
+    [record] = snapshot.verify_file(Paths(tmp_path).current_state)["suspended_tasks"]
+    with sqlite3.connect(Paths(tmp_path).database) as conn:  # the database's copy is older than the snapshot's
+        conn.execute("UPDATE jobs SET progress = 0, checkpoint = ? WHERE task_id = ?", ('{"progress": 0, "saved_at": "2000-01-01T00:00:00+00:00"}', task_id))
+    async with worker(tmp_path, activate=None) as client:
+        report = (await ok(client, "control_activate", mode="snapshot"))["restore_report"]
+        [live] = (await ok(client, "orchestrator_get_status"))["live_jobs"]["jobs"]
+    assert live["progress"] >= record["progress"] > 0, "continued from the snapshot's checkpoint, not from 0"
+    assert report["checkpoints"]["differed"] == [{"task_id": task_id, "progress": record["progress"], "database_progress": 0.0}]
+
+
+async def wait_for_progress(client: Client, at_least: float) -> None:
+    with anyio.fail_after(10):
+        while not any(job["progress"] >= at_least for job in (await ok(client, "orchestrator_get_status"))["live_jobs"]["jobs"]):
+            await anyio.sleep(0.02)
+
+
+def test_state_restore_of_a_backup_makes_the_served_state_that_backups(three_snapshots, tmp_path):
+    base = tmp_path / "base"
+    shutil.copytree(three_snapshots, base, symlinks=True)
+    paths = Paths(base)
+    oldest = snapshot.list_backups(paths)[-1]
+    restore = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "--base-dir", str(base), "--json", "state", "restore", "--backup", oldest.name],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    assert restore.returncode == 0, restore.stderr
+    differences = json.loads(restore.stdout)["differences_from_the_database"]
+    assert differences["counts"]["tasks_created_after"] == 4, "tasks 1 and 2 and their subtasks"
+
+    async def serve() -> tuple[dict, set[str]]:
+        async with worker(base, activate=None) as client:
+            report = (await ok(client, "control_activate", mode="snapshot"))["restore_report"]
+            return report, {title for title in await served_titles(client) if title.startswith("task")}
+
+    report, titles = anyio.run(serve)
+    assert titles == {"task 0"}, "the state of the restored backup, not the database's"
+    assert report["rebuild"]["reason"].startswith("database replaced") and report["used"] == "current_state.json"
+    assert report["rebuild"]["lost_writes"]["counts"]["tasks_created_after"] == 4
+    assert (paths.root / report["rebuild"]["damaged_database_kept_as"]).exists()
+    assert not (paths.state_dir / "restore_request.json").exists(), "done once"
+    assert "rebuild" not in anyio.run(serve)[0], "the next start serves the database as it is"
