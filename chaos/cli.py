@@ -15,6 +15,7 @@ from typing import Any
 from chaos import faults as fault_registry
 from chaos.explore.cli import configure_explore, explore
 from chaos.guide import BY_ID
+from chaos.incident.cli import configure_incident, incident
 from chaos.scenario_cli import add_subcommands
 from chaos.sweep.cli import configure_sweep, sweep
 
@@ -80,6 +81,7 @@ SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable
     "faults": (configure_faults, faults),
     "sweep": (configure_sweep, sweep),
     "explore": (configure_explore, explore),
+    "incident": (configure_incident, incident),
 }
 
 
