@@ -101,12 +101,18 @@ class Runtime:
         self._drained: dict[int, anyio.Event] = {}
         self._recovering = anyio.Lock()
         self._recovery: anyio.CancelScope | None = None  # of the crash recovery under way
+        self._starting: WorkerHandle | None = None  # the worker a recovery is starting now
+        self._recovery_started = clock.monotonic()
         self._changed = anyio.Event()  # set (and renewed) when a worker is installed or degraded is set
 
     # -- workers ---------------------------------------------------------------------------
-    async def spawn_worker(self) -> WorkerHandle:
+    def new_worker(self) -> WorkerHandle:
         self.generation += 1
-        handle = self.worker_factory(self.paths, self.generation)
+        return self.worker_factory(self.paths, self.generation)
+
+    async def spawn_worker(self, handle: WorkerHandle | None = None) -> WorkerHandle:
+        """Start a worker (`handle`, or a new one) and wait until it answers."""
+        handle = handle or self.new_worker()
         try:
             await handle.start(self.task_group, self.settings.worker_start_timeout_s)
         except BaseException:
@@ -168,7 +174,7 @@ class Runtime:
                 self.losses.lost(clock.monotonic())
                 self.last_loss = why
                 log.error("%s; starting a replacement", why)
-            started = clock.monotonic()
+            started = self._recovery_started = clock.monotonic()
             self.buffer.close()
             replacement: WorkerHandle | None = None
             try:
@@ -183,7 +189,8 @@ class Runtime:
                 self._recovery = None
                 self.buffer.open()
             if lost is not None:
-                self._record_recovery(lost, replacement, started)
+                preempted = RestartFailure(RestartError.ALREADY_IN_PROGRESS, "crash recovery pre-empted by a restart")
+                self._record_recovery(lost, replacement, started, None if replacement else preempted)
 
     async def _start_until_one_serves(self) -> WorkerHandle:
         """Start workers, with the policy's pauses between attempts, until one is restored and serving."""
@@ -200,7 +207,8 @@ class Runtime:
                 await anyio.sleep(delay)
             handle: WorkerHandle | None = None
             try:
-                handle = await self.spawn_worker()
+                handle = self._starting = self.new_worker()
+                await self.spawn_worker(handle)
                 await self.activate(handle, "snapshot", self.settings.worker_start_timeout_s)
                 return handle
             except START_FAILURES as exc:
@@ -211,35 +219,37 @@ class Runtime:
                 self.last_loss = why
                 log.error("worker start failed: %s", why)
                 if self.losses.over_limit(clock.monotonic()) and self.degraded is None:
-                    self.mark_degraded(
-                        RestartFailure(
-                            RestartError.PROCESS_MANAGEMENT_FAILED,
-                            f"no worker is serving: more than {policy.describe()} (last: {why}); the "
-                            f"orchestrator keeps trying every {policy.slow_retry_s:g}s. Fix the cause "
-                            "(see server.log) or call orchestrator_restart_server",
-                        )
+                    self._degrade(
+                        f"no worker is serving: more than {policy.describe()} (last: {why}); the "
+                        f"orchestrator keeps trying every {policy.slow_retry_s:g}s. Fix the cause "
+                        "(see server.log) or call orchestrator_restart_server"
                     )
-                    log.error("degraded: %s", self.degraded.message if self.degraded else "")
+            finally:
+                self._starting = None
 
     async def _degrade_after_hold(self) -> None:
         """Held calls wait for a replacement at most `recovery_hold_s`, then are answered RESTART_006."""
         await anyio.sleep(self.settings.recovery_hold_s)
         if self.degraded is None:
-            self.mark_degraded(
-                RestartFailure(
-                    RestartError.PROCESS_MANAGEMENT_FAILED,
-                    f"no worker has been serving for {self.settings.recovery_hold_s:g}s (last failure: "
-                    f"{self.last_loss}); the orchestrator keeps trying. Retry the call later, see "
-                    "orchestrator_health_check for progress",
-                )
+            self._degrade(
+                f"no worker has been serving for {self.settings.recovery_hold_s:g}s (last failure: "
+                f"{self.last_loss}); the orchestrator keeps trying. Retry the call later, see "
+                "orchestrator_health_check for progress"
             )
 
-    def _record_recovery(self, lost: WorkerHandle, replacement: WorkerHandle | None, started: float) -> None:
-        error = (
-            None
-            if replacement is not None
-            else RestartFailure(RestartError.ALREADY_IN_PROGRESS, "crash recovery pre-empted by a restart")
-        )
+    def _degrade(self, message: str) -> None:
+        """A recovery that has not succeeded yet is a failed restart attempt, in the history too."""
+        log.error("degraded: %s", message)
+        self.mark_degraded(RestartFailure(RestartError.PROCESS_MANAGEMENT_FAILED, message))
+        self._record_recovery(self.worker, None, self._recovery_started, self.degraded)
+
+    def _record_recovery(
+        self,
+        lost: WorkerHandle | None,
+        replacement: WorkerHandle | None,
+        started: float,
+        error: RestartFailure | None,
+    ) -> None:
         self.history.append(
             HistoryEntry(
                 timestamp=clock.utc_now().isoformat(),
@@ -249,7 +259,7 @@ class Runtime:
                 error_code=error.error.code if error else None,
                 graceful=False,
                 preserve_state=True,
-                old_worker_pid=lost.pid,
+                old_worker_pid=lost.pid if lost else None,
                 new_worker_pid=replacement.pid if replacement else None,
             )
         )
@@ -272,6 +282,7 @@ class Runtime:
             "worker_losses_total": self.losses.total,
             "intensity_limit": policy.describe(),
             "last_loss": self.last_loss,
+            "starting_worker_pid": self._starting.pid if self._starting else None,
         }
 
     def preempt_recovery(self) -> None:
