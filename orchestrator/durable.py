@@ -13,12 +13,12 @@ import os
 import stat
 from pathlib import Path
 
-from orchestrator.faultpoints import io_operation
-
+from orchestrator.faultpoints import ProcessExit, io_operation, reached_in_io
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIRECTORY = 0o700
 OTHERS = 0o077  # group and other bits: removed from what exists, never adding the owner's back
+WRITE_CHUNK = 1 << 20  # a large file is written a MiB at a time, so a fault point can act between two
 
 
 class SymlinkRefused(OSError):
@@ -119,20 +119,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def write_synced(path: Path, data: bytes) -> None:
-    """Write `data` to a new file and fsync it; on error the partial file is removed."""
+def write_synced(path: Path, data: bytes, faultpoint: str | None = None) -> None:
+    """Write `data` to a new file and fsync it; on error the partial file is removed.
+
+    `faultpoint` names a point reached after each chunk written (a crash there leaves the partial file)."""
     try:
         fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         try:
-            view = memoryview(data)
+            view, done = memoryview(data), 0
             io_operation("write", path)
             while view:
-                written = os.write(fd, view)
-                view = view[written:]
+                written = os.write(fd, view[:WRITE_CHUNK])
+                view, done = view[written:], done + written
+                if faultpoint and view:
+                    reached_in_io(faultpoint, done)
             io_operation("fsync", path)
             os.fsync(fd)
         finally:
             os.close(fd)
+    except ProcessExit:  # the simulator's crash: a killed process removes nothing
+        raise
     except BaseException:
         path.unlink(missing_ok=True)
         raise

@@ -8,7 +8,8 @@ slow disk, a worker that dies at start-up); each use is reported by the harness 
 never as the real thing.
 
 File format: {"<point>": {"action": "delay", "seconds": 2.5} | {"action": "error", "errno": "ENOSPC"}
-| {"action": "exit", "code": 3} | {"action": "hang"} | {"action": "crash"}}
+| {"action": "exit", "code": 3} | {"action": "hang"} | {"action": "crash"}}; a point inside a write
+(`snapshot.mid_write`) also takes `"after_bytes": N`, acting once at least N bytes are written.
 
 I/O operations (every write, fsync, rename, link, unlink of a state file, every SQLite write
 transaction) report themselves through `io_operation`; the simulator's sweeps count them and fail
@@ -35,7 +36,12 @@ POINTS = {
     "snapshot.write": "before the state snapshot is written (delay or errno: slow or failing disk)",
     "worker.start": "as a worker process starts, before it serves (exit, crash or hang: replacement fails)",
     "worker.activate": "as a worker restores state (exit, crash, hang or delay)",
+    "snapshot.mid_write": "inside the write of the snapshot's temp file, once `after_bytes` of it are written "
+    "(exit, crash or error)",
+    "snapshot.before_rename": "after the snapshot's temp file is written and fsynced, before it is renamed over "
+    "current_state.json (exit, crash or error)",
 }
+SYNC_ACTIONS = ("error", "exit", "crash")  # what a point inside blocking file I/O can do (no await there)
 ACTIONS = ("delay", "error", "exit", "hang", "crash")
 IO_KINDS = ("write", "fsync", "rename", "link", "unlink", "sqlite_write")
 HANG_STEP_S = 0.1
@@ -123,20 +129,35 @@ def armed(point: str) -> dict | None:
     return spec if isinstance(spec, dict) and spec.get("action") in ACTIONS else None
 
 
+def reached_in_io(point: str, written: int = 0) -> None:
+    """`reached` for a point inside blocking file I/O (no event loop to wait on there): fail with an
+    errno or end the process, where the file is really at that moment. `written` is how many bytes
+    of the file are on their way to the disk; the point acts once it reaches the spec's `after_bytes`."""
+    spec = armed(point)
+    if spec is None or spec["action"] not in SYNC_ACTIONS or written < int(spec.get("after_bytes", 0)):
+        return
+    log.warning("fault point %s after %d bytes: %s", point, written, spec)
+    _act(point, spec)
+
+
 async def reached(point: str) -> None:
     """Apply the fault armed at `point`: wait, fail with an errno, hang until healed, or end the process."""
     spec = armed(point)
     if spec is None:
         return
-    action = spec["action"]
     log.warning("fault point %s: %s", point, spec)
-    if action == "delay":
+    if spec["action"] == "delay":
         await anyio.sleep(float(spec.get("seconds", 1.0)))
-    elif action == "error":
-        code = getattr(errno, str(spec.get("errno", "EIO")), errno.EIO)
-        raise OSError(code, f"{os.strerror(code)} (fault point {point})")
-    elif action in ("exit", "crash"):
-        _terminate.get()(action, int(spec.get("code", 3)))
-    elif action == "hang":
+    elif spec["action"] == "hang":
         while armed(point) is not None:
             await anyio.sleep(HANG_STEP_S)
+    else:
+        _act(point, spec)
+
+
+def _act(point: str, spec: dict) -> None:
+    """Fail with the spec's errno, or end the process (a crash is SIGKILL: no clean-up runs)."""
+    if spec["action"] == "error":
+        code = getattr(errno, str(spec.get("errno", "EIO")), errno.EIO)
+        raise OSError(code, f"{os.strerror(code)} (fault point {point})")
+    _terminate.get()(spec["action"], int(spec.get("code", 3)))

@@ -272,13 +272,16 @@ def write_snapshot(paths: Paths, document: dict[str, Any], now: datetime | None 
     remove_stale_temps(paths.current_state)
     data = render(document)
     staged = temp_name(paths.current_state)
-    write_synced(staged, data)
+    write_synced(staged, data, faultpoint="snapshot.mid_write")
     backup = None
     try:
+        faultpoints.reached_in_io("snapshot.before_rename", len(data))
         if paths.current_state.exists():
             backup = _link_backup(paths, now or clock.utc_now())
         faultpoints.io_operation("rename", paths.current_state)
         os.replace(staged, paths.current_state)
+    except faultpoints.ProcessExit:  # the simulator's crash: a killed process removes nothing
+        raise
     except BaseException:
         staged.unlink(missing_ok=True)
         raise

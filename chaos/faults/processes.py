@@ -83,8 +83,19 @@ class WorkerCrashParams(FaultParams):
         "after a start, or a crash recovery's replacement), killed as soon as one exists",
     )
 
+    at_point: Literal["snapshot.mid_write", "snapshot.before_rename"] | None = Field(
+        None,
+        description="the serving worker kills itself (SIGKILL) at this point of its next snapshot write: inside the "
+        "temp file's write once after_bytes are written, or after the temp file is written and fsynced, before its rename",
+    )
+    after_bytes: int = Field(0, ge=0, description="with at_point snapshot.mid_write: bytes of the temp file written first")
+
     @model_validator(mode="after")
     def _replacement_during_a_restart(self) -> WorkerCrashParams:
+        if self.at_point is not None and (self.at_phase is not None or self.which != "serving"):
+            raise ValueError("at_point acts in the serving worker's own snapshot write: no at_phase, which=serving")
+        if self.after_bytes and self.at_point != "snapshot.mid_write":
+            raise ValueError("after_bytes needs at_point snapshot.mid_write")
         if self.which == "replacement" and self.at_phase is None:
             raise ValueError("which=replacement needs at_phase: a replacement exists only during a restart")
         if self.which == "starting" and self.at_phase is not None:
@@ -100,7 +111,13 @@ class WorkerCrash(Fault):
     mechanism = "SIGKILL of a worker process of this run's supervisor"
     Params = WorkerCrashParams
 
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        self._armed: ArmedPoint | None = None
+
     async def inject(self, ctx: FaultContext) -> Injection:
+        if self.params.at_point is not None:
+            return self._arm_self_kill(ctx)
         phase = None
         if self.params.at_phase is not None:
             phase = (await wait_for_phase(ctx, self.params.at_phase))["phase"]
@@ -121,8 +138,21 @@ class WorkerCrash(Fault):
         await wait_until(lambda: ctx.processes.state(pid) in (None, "Z", "X"), GONE_WAIT_S, f"worker pid {pid} to die")
         return self.record(self.mechanism, True, worker_pid=pid, which=self.params.which, phase=phase)
 
+    def _arm_self_kill(self, ctx: FaultContext) -> Injection:
+        """The kill is real (SIGKILL, nothing cleaned up); only its moment is chosen by a fault point, because
+        no outside observer can stop a process between two of its system calls."""
+        spec = {"action": "crash", "after_bytes": self.params.after_bytes}
+        self._armed = ArmedPoint(ctx, self.params.at_point, spec)
+        return self.record(
+            f"SIGKILL the worker sends itself at {self._armed.mechanism}", True, at_point=self.params.at_point,
+            after_bytes=self.params.after_bytes,
+        )  # fmt: skip
+
     async def heal(self) -> None:
-        """Nothing to undo: a killed process stays dead, and bringing a worker back is the orchestrator's job."""
+        """Disarm the point; a killed process stays dead, and bringing a worker back is the orchestrator's job."""
+        if self._armed is not None:
+            self._armed.disarm()
+            self._armed = None
 
 
 async def _starting_worker(ctx: FaultContext) -> int | None:
