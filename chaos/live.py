@@ -29,6 +29,7 @@ from chaos.ownership import bound_to_harness, children, owned_env
 from chaos.waiting import wait_until
 from orchestrator.config import Paths
 from orchestrator.faultpoints import FAULTPOINTS_ENV
+from orchestrator.supervisor.http_guard import bearer_client, read_operator_token
 
 SERVER_MODULE = "mcp_task_orchestrator.server"
 START_TIMEOUT_S = 30.0
@@ -149,10 +150,12 @@ class HttpOrchestrator:
         await wait_until(lambda: accepts_connections(self.url), START_TIMEOUT_S, f"{self.url} to accept connections")
         return self.url
 
-    def client(self, **options: Any) -> Client:
+    def client(self, operator: bool = True, **options: Any) -> Client:
+        """An SDK client; the harness's are the operator (who sees every client's session) unless
+        `operator=False`, with the token the server wrote for its own user."""
         assert self.url is not None, "start() first"
         options.setdefault("cache", None)
-        return Client(self.url, **options)
+        return bearer_client(self.url, read_operator_token(self.paths.root) if operator else None, **options)
 
     def worker_pids(self) -> list[int]:
         return child_pids(self.pid) if self.process else []

@@ -4,6 +4,11 @@ Order matters: the Host and Origin headers first (DNS rebinding: a web page must
 loopback server through a name it controls), then the bearer token when one is configured,
 then the per-peer session cap. Only a request that passes all three reaches the MCP app, so a
 refused DELETE ends nothing and a refused request changes no counter.
+
+The guard also says who is the operator: a request that presents the configured bearer token,
+or the operator token the server writes owner-only next to endpoint.json at start (read by the
+CLI and the chaos harness, which run as the same user). Only the operator sees other clients'
+session ids (see orchestrator.supervisor.sessions).
 """
 
 from __future__ import annotations
@@ -11,17 +16,22 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import os
-from collections.abc import Awaitable, Callable, MutableMapping
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orchestrator import clock
+from orchestrator.durable import write_atomically
 
 TOKEN_ENV = "MCP_TASK_ORCHESTRATOR_TOKEN"
 SESSION_HEADER = b"mcp-session-id"
 MAX_SESSIONS_PER_PEER = 256
 MAX_SESSIONS = 1024  # every peer together; the SDK answers 503 past it
+OPERATOR_TOKEN_FILE = "operator.token"
+OPERATOR = "mcp_task_orchestrator_operator"  # the request state key the guard sets
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
@@ -59,6 +69,44 @@ def read_token(token_file: str | None) -> str | None:
             "(for example `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
         )
     return token
+
+
+def new_operator_token(root: Path) -> str:
+    """A fresh operator token, written 0600 into `root` (.task_orchestrator/) for this run only."""
+    token = secrets.token_urlsafe(32)
+    write_atomically(root / OPERATOR_TOKEN_FILE, token.encode())
+    return token
+
+
+def read_operator_token(root: Path) -> str | None:
+    """The running server's operator token, for a client of the same user; None if there is none."""
+    try:
+        return (root / OPERATOR_TOKEN_FILE).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def bearer_client(url: str, token: str | None, **options: Any) -> Any:
+    """An SDK client of `url` that sends `Authorization: Bearer <token>` on every request. (The
+    SDK is imported here: the CLI's file commands should not pay for it.)"""
+    from mcp import Client
+
+    if token is None:
+        return Client(url, **options)
+    return Client(_bearer_transport(url, token), **options)
+
+
+@asynccontextmanager
+async def _bearer_transport(url: str, token: str) -> AsyncIterator[Any]:
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    timeout = httpx2.Timeout(30, read=300)  # the SDK's own defaults: a response stream may stay open
+    async with (
+        httpx2.AsyncClient(headers={"authorization": f"Bearer {token}"}, timeout=timeout) as http,
+        streamable_http_client(url, http_client=http) as streams,
+    ):
+        yield streams
 
 
 def check_bind(host: str, allow_remote: bool, token: str | None) -> None:
@@ -124,10 +172,12 @@ def guarded(
     token: str | None,
     peers: PeerSessions,
     per_peer: int = MAX_SESSIONS_PER_PEER,
+    operator_token: str | None = None,
 ) -> ASGIApp:
-    """`app` behind the Host/Origin check, the bearer token and the per-peer session cap."""
+    """`app` behind the Host/Origin check, the bearer token and the per-peer session cap; each
+    request that gets through carries `state[OPERATOR]`."""
     origins = {f"http://{h}" for h in hosts} | {f"https://{h}" for h in hosts}
-    expected = f"Bearer {token}".encode() if token else None
+    operators = [f"Bearer {t}".encode() for t in (token, operator_token) if t]
 
     async def guard(scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -142,7 +192,9 @@ def guarded(
         if origin and origin not in origins:
             await _respond(send, 403, f"Origin {origin!r} may not use this server\n")
             return
-        if expected is not None and not hmac.compare_digest(headers.get(b"authorization", b""), expected):
+        presented = headers.get(b"authorization", b"")
+        operator = any([hmac.compare_digest(presented, credential) for credential in operators])
+        if token is not None and not operator:
             await _respond(
                 send, 401, "a bearer token is required: send `Authorization: Bearer <token>`\n",
                 [(b"www-authenticate", b"Bearer")],
@@ -157,6 +209,8 @@ def guarded(
                 "for them to expire\n",
             )  # fmt: skip
             return
+
+        scope.setdefault("state", {})[OPERATOR] = operator
 
         async def observe(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":

@@ -18,7 +18,7 @@ from orchestrator.blocking import run_blocking
 from orchestrator.clock import utc_iso
 from orchestrator.supervisor.coordinator import REASONS, RestartCoordinator, RestartRequest
 from orchestrator.supervisor.runtime import Runtime
-from orchestrator.supervisor.sessions import PING_TIMEOUT_S, probe
+from orchestrator.supervisor.sessions import OPERATOR, PING_TIMEOUT_S, Caller, probe
 from orchestrator.supervisor.strict import echo
 
 
@@ -80,6 +80,9 @@ MODELS: dict[str, type[_Arguments]] = {
 }
 
 
+SHOW_SESSIONS = ("orchestrator_health_check", "orchestrator_reconnect_test")
+
+
 class ArgumentError(ValueError):
     """Tool arguments failed validation; the message names each bad field."""
 
@@ -102,10 +105,14 @@ class RebootTools:
         self.runtime = runtime
         self.coordinator = coordinator
 
-    async def call(self, tool: str, arguments: dict[str, Any] | None) -> dict[str, Any]:
+    async def call(
+        self, tool: str, arguments: dict[str, Any] | None, caller: Caller = OPERATOR
+    ) -> dict[str, Any]:
         parsed = parse_arguments(tool, arguments)
         self.runtime.sessions.refresh_stateless()
         handler = getattr(self, tool.removeprefix("orchestrator_"))
+        if tool in SHOW_SESSIONS:  # what they show of other clients' sessions depends on who asks
+            return await handler(parsed, caller)
         return await handler(parsed)
 
     async def restart_server(self, args: RestartServerArgs) -> dict[str, Any]:
@@ -113,7 +120,7 @@ class RebootTools:
             RestartRequest(args.graceful, args.preserve_state, args.timeout, args.reason)
         )
 
-    async def health_check(self, args: HealthCheckArgs) -> dict[str, Any]:
+    async def health_check(self, args: HealthCheckArgs, caller: Caller) -> dict[str, Any]:
         runtime = self.runtime
         readiness = await self.coordinator.readiness()
         facts = readiness["facts"]
@@ -146,7 +153,7 @@ class RebootTools:
         if runtime.connection_state() == "degraded":
             problems.append(f"client connections degraded: {runtime.buffer.overflows} request(s) refused for a full buffer")
         if args.include_connection_status:
-            checks["connections"] = self._connection_status()
+            checks["connections"] = self._connection_status(caller)
         return {
             "healthy": not problems,
             "timestamp": utc_iso(),
@@ -184,13 +191,13 @@ class RebootTools:
             status = "healthy"
         return {**database, "integrity_check": integrity, "status": status}
 
-    def _connection_status(self) -> dict[str, Any]:
+    def _connection_status(self, caller: Caller) -> dict[str, Any]:
         sessions = self.runtime.sessions
         connected = [s for s in sessions.all() if s.disconnected_since is None]
         return {
             "active_connections": len(connected),
             "known_sessions": len(sessions),
-            "sessions": sessions.snapshot_records(),
+            "sessions": sessions.snapshot_records(caller),
             "buffer": self.runtime.buffer.status(),
             "status": {"ready": "healthy"}.get(state := self.runtime.connection_state(), state),
         }
@@ -222,17 +229,18 @@ class RebootTools:
             response["history"] = await run_blocking(self.runtime.history.summary)
         return response
 
-    async def reconnect_test(self, args: ReconnectTestArgs) -> dict[str, Any]:
+    async def reconnect_test(self, args: ReconnectTestArgs, caller: Caller) -> dict[str, Any]:
         sessions = self.runtime.sessions
         results: dict[str, Any] = {}
         if args.session_id is not None:
-            record = sessions.get(args.session_id)
-            if record is None:
+            record = sessions.get_for(args.session_id, caller)
+            if record is None:  # the same answer for another client's session as for none
                 results["session_test"] = {
                     "session_id": args.session_id,
                     "status": "fail",
                     "reachable": False,
-                    "reason": "unknown session id (never connected, or expired after the grace period)",
+                    "reason": "unknown session id (never connected, expired after the grace period, "
+                    "or another client's: only the operator tests those)",
                 }
             else:
                 results["session_test"] = await probe(sessions, record)
@@ -249,7 +257,8 @@ class RebootTools:
                 async with anyio.create_task_group() as group:
                     for record in asked:
                         group.start_soon(run, record)
-            results["all_sessions"] = sorted(probes, key=lambda p: p["session_id"])
+            shown = [sessions.shown(p, caller) for p in probes]
+            results["all_sessions"] = sorted(shown, key=lambda p: p["session_id"])
             outcomes = [p["status"] for p in probes]
             completed = len(probes) == len(asked)
         if args.include_buffer_status:

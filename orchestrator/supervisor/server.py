@@ -35,17 +35,19 @@ from orchestrator.supervisor.coordinator import RestartCoordinator
 from orchestrator.supervisor.http_guard import (
     MAX_SESSIONS,
     MAX_SESSIONS_PER_PEER,
+    OPERATOR,
     TOKEN_ENV,
     GuardConfigError,
     PeerSessions,
     allowed_hosts,
     check_bind,
     guarded,
+    new_operator_token,
     read_token,
 )
 from orchestrator.supervisor.reboot_tools import DESCRIPTIONS, MODELS, ArgumentError, RebootTools
 from orchestrator.supervisor.runtime import Runtime, SupervisorSettings, WorkerFactory, json_result
-from orchestrator.supervisor.sessions import STATELESS_PREFIX, STDIO_SESSION_ID
+from orchestrator.supervisor.sessions import STATELESS_PREFIX, STDIO_SESSION_ID, Caller
 from orchestrator.supervisor.strict import StrictArguments
 from orchestrator.supervisor.supervision import SupervisionPolicy
 from orchestrator.supervisor.worker_process import WorkerHandle
@@ -98,6 +100,12 @@ def session_of(ctx: Any) -> tuple[str, str]:
     return f"{STATELESS_PREFIX}{request.client.host}:{request.client.port}", "http-stateless"
 
 
+def is_operator(ctx: Any) -> bool:
+    """The stdio client started the server (an in-process one is the harness); over HTTP the guard decided."""
+    request = getattr(ctx, "request", None)
+    return request is None or bool(getattr(request.state, OPERATOR, False))
+
+
 class Supervisor:
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
@@ -133,7 +141,8 @@ class Supervisor:
         name, arguments = params.name, dict(params.arguments or {})
         if name in MODELS:
             try:
-                return json_result(await self.reboot.call(name, arguments))
+                caller = Caller(session_id, is_operator(ctx))
+                return json_result(await self.reboot.call(name, arguments, caller))
             except ArgumentError as exc:
                 return json_result({"success": False, "error": str(exc)}, is_error=True)
         if self.input_schema(name) is None:
@@ -169,12 +178,15 @@ class Supervisor:
             ),
         )
         self.runtime.sessions.server_port = bound_port
+        operator_token = new_operator_token(self.runtime.paths.root)  # before endpoint.json, read with it
         url = f"http://{host if ':' not in host else f'[{host}]'}:{bound_port}/mcp"
         endpoint = {"url": url, "pid": os.getpid(), "host": host, "port": bound_port}
         write_atomically(self.runtime.paths.root / "endpoint.json", json.dumps(endpoint).encode())
         log.info("serving MCP over streamable HTTP at %s", url)
         print(f"task orchestrator listening on {url}", file=sys.stderr, flush=True)
-        served = guarded(self._observe_sessions(app), hosts, token, PeerSessions(grace_s))
+        served = guarded(
+            self._observe_sessions(app), hosts, token, PeerSessions(grace_s), operator_token=operator_token
+        )
         config = uvicorn.Config(served, log_level="warning", lifespan="on")
         await uvicorn.Server(config).serve(sockets=[sock])
 

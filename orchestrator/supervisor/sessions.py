@@ -4,10 +4,18 @@ A session is one client connection: the stdio pipe, or one HTTP session id. Sess
 the supervisor, which is never restarted, so a restart does not disturb them. An HTTP client
 that drops and returns with its session id inside the grace period counts as a successful
 reconnection; one that returns after its session expired counts as a failed one.
+
+A session id is what lets a client use, test and end (HTTP DELETE) its session, so a client
+sees only its own: other sessions' ids are shown as a keyed digest (their counts and states
+kept, so diagnostics still add up), and a session named by another client is unknown to it.
+The operator (the CLI, the harness, a holder of the configured bearer token, the stdio
+client) sees every id.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any
@@ -22,6 +30,20 @@ STDIO_SESSION_ID = "stdio"
 STATELESS_PREFIX = "tcp:"
 PING_TIMEOUT_S = 5.0
 RECONNECT_AFTER_S = 1.0
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks about sessions: the session they call on, and whether they are the operator."""
+
+    session_id: str | None
+    operator: bool
+
+    def may_see(self, session_id: str) -> bool:
+        return self.operator or session_id == self.session_id
+
+
+OPERATOR = Caller(None, operator=True)
 
 
 def utc_now() -> str:
@@ -66,6 +88,7 @@ class SessionRegistry:
         self.successful_reconnections = 0
         self.failed_reconnections = 0
         self._reconnection_times: list[float] = []
+        self._mask_key = secrets.token_bytes(16)
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -163,8 +186,23 @@ class SessionRegistry:
             "status": "healthy" if failed == 0 else "degraded",
         }
 
-    def snapshot_records(self) -> list[dict[str, Any]]:
-        return [s.public() for s in self._sessions.values()]
+    def shown_id(self, session_id: str, caller: Caller) -> str:
+        """The id to its own client and the operator; to anyone else a digest that tells sessions
+        apart but cannot be turned back into the id (keyed: a stateless `tcp:` id is guessable)."""
+        if caller.may_see(session_id):
+            return session_id
+        digest = hashlib.blake2b(session_id.encode(), key=self._mask_key, digest_size=6).hexdigest()
+        return f"masked-{digest}"
+
+    def get_for(self, session_id: str, caller: Caller) -> ClientSessionRecord | None:
+        """The session, if `caller` may know of it; another client's session is as unknown as none."""
+        return self.get(session_id) if caller.may_see(session_id) else None
+
+    def shown(self, entry: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        return {**entry, "session_id": self.shown_id(entry["session_id"], caller)}
+
+    def snapshot_records(self, caller: Caller = OPERATOR) -> list[dict[str, Any]]:
+        return [self.shown(s.public(), caller) for s in self._sessions.values()]
 
 
 async def probe(registry: SessionRegistry, record: ClientSessionRecord) -> dict[str, Any]:
