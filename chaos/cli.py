@@ -16,8 +16,8 @@ from chaos import faults as fault_registry
 from chaos.explore.cli import configure_explore, explore
 from chaos.guide import BY_ID
 from chaos.incident.cli import configure_incident, incident
+from chaos.runbook.cli import configure_runbook, runbook
 from chaos.scenario_cli import add_subcommands
-from chaos.soak.cli import configure_soak, soak
 from chaos.sweep.cli import configure_sweep, sweep
 
 
@@ -83,7 +83,7 @@ SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable
     "sweep": (configure_sweep, sweep),
     "explore": (configure_explore, explore),
     "incident": (configure_incident, incident),
-    "soak": (configure_soak, soak),
+    "runbook": (configure_runbook, runbook),
 }
 
 

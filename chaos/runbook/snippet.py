@@ -1,0 +1,101 @@
+"""`python -m chaos.runbook.snippet FILE`: a runbook's python block, run as the guide writes it.
+
+The guide's snippets call the tools as coroutines (`await orchestrator_health_check()`), pass
+JSON-ish dicts (`{"graceful": false}`), are indented inside list items, and show values by
+printing them. Here every tool of the orchestrator is such a coroutine, bound to the orchestrator
+at $ORCH_URL; `true`, `false` and `null` are defined; the common indentation is removed; top-level
+`await` works; and a bare expression's value is printed, as in a REPL. A tool answering with a
+failure ends the block with exit status 1 (a block that expects it says `# expect: exit 1`).
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from mcp import Client
+
+from chaos.live import structured
+from chaos.scenario.tools import catalogue
+
+
+class ToolFailed(Exception):
+    """A tool answered with a failure."""
+
+
+def dedent(code: str) -> str:
+    """Remove the indentation the code lines share; comment lines (often at column 0 in the guide) do not count."""
+    lines = code.splitlines()
+    indents = [len(line) - len(line.lstrip()) for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    cut = min(indents, default=0)
+    return "\n".join(line.lstrip() if line.lstrip().startswith("#") else line[cut:] for line in lines) + "\n"
+
+
+class _ShowBareValues(ast.NodeTransformer):
+    def visit_Module(self, module: ast.Module) -> ast.Module:  # noqa: N802 - ast's naming
+        module.body = [
+            ast.Expr(ast.Call(ast.Name("__show__", ast.Load()), [node.value], [])) if isinstance(node, ast.Expr) else node
+            for node in module.body
+        ]
+        return ast.fix_missing_locations(module)
+
+
+def _show(value: Any) -> None:
+    if value is not None:
+        print(json.dumps(value, indent=2, default=str) if isinstance(value, dict | list) else value)
+
+
+def tools(client: Client | None) -> dict[str, Any]:
+    def bind(name: str) -> Any:
+        async def tool(arguments: dict[str, Any] | None = None, **keywords: Any) -> dict[str, Any]:
+            if client is None:
+                raise ToolFailed(f"{name}: no orchestrator is running ($ORCH_URL is empty): start it before this block")
+            response = structured(await client.call_tool(name, {**(arguments or {}), **keywords}, read_timeout_seconds=330))
+            if response.get("success") is False or response.get("is_error"):
+                raise ToolFailed(f"{name} failed: {json.dumps(response, default=str)[:1500]}")
+            return response
+
+        tool.__name__ = name
+        return tool
+
+    return {name: bind(name) for name in catalogue()}
+
+
+async def run(code: str, url: str | None) -> None:
+    tree = _ShowBareValues().visit(ast.parse(dedent(code), "<runbook block>"))
+    compiled = compile(tree, "<runbook block>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    namespace: dict[str, Any] = {"__name__": "__runbook__", "__show__": _show, "true": True, "false": False, "null": None}
+    if not url:
+        namespace.update(tools(None))
+        await _evaluate(compiled, namespace)
+        return
+    async with Client(url, cache=None) as client:
+        namespace.update(tools(client))
+        await _evaluate(compiled, namespace)
+
+
+async def _evaluate(compiled: Any, namespace: dict[str, Any]) -> None:
+    result = eval(compiled, namespace)  # noqa: S307 - the runbook is trusted input, as a scenario's shell step is
+    if asyncio.iscoroutine(result):
+        await result
+
+
+def main(argv: list[str] | None = None) -> int:
+    (path,) = argv if argv is not None else sys.argv[1:]
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would bury the block's own output
+    try:
+        asyncio.run(run(Path(path).read_text(), os.environ.get("ORCH_URL")))
+    except ToolFailed as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
