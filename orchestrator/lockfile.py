@@ -11,8 +11,11 @@ import os
 from pathlib import Path
 
 from orchestrator.durable import open_private, private_directory
+from orchestrator.snapshot import read_state_file
 
 log = logging.getLogger(__name__)
+
+MAX_LOCK_BYTES = 64  # a pid and a line break
 
 
 class LockHeld(RuntimeError):
@@ -28,9 +31,11 @@ def is_orchestrator_process(pid: int) -> bool:
 
 
 def read_owner(lock_file: Path) -> int | None:
+    """The pid in the lock file, or None. Read like a state file: a FIFO, a device or a link in
+    its place is refused without blocking, and no more than a pid's worth of bytes is read."""
     try:
-        return int(lock_file.read_text().strip())
-    except (OSError, ValueError):
+        return int(read_state_file(lock_file, MAX_LOCK_BYTES).strip())
+    except (OSError, ValueError):  # SnapshotInvalid is a ValueError
         return None
 
 

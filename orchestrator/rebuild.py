@@ -98,6 +98,8 @@ def writes_after(database: Path, document: dict[str, Any]) -> dict[str, Any]:
     """What `database` holds that the snapshot does not: the writes a rebuild or a restore undoes.
 
     Compared by each task's and job's `updated_at`; a file that cannot be read is said to be so.
+    Archived tasks the snapshot left out (and their jobs) are counted apart: they are cold data,
+    not writes made after it.
     """
     after = document["timestamp"]
     copy = {
@@ -111,6 +113,7 @@ def writes_after(database: Path, document: dict[str, Any]) -> dict[str, Any]:
                 table: dict(conn.execute(f"SELECT {key}, updated_at FROM {table}").fetchall())
                 for table, key in (("tasks", "id"), ("jobs", "task_id"))
             }
+            archived = {row[0] for row in conn.execute("SELECT id FROM tasks NOT INDEXED WHERE status = 'archived'")}  # a damaged index is not read
         finally:
             conn.close()
     except sqlite3.Error as exc:
@@ -119,9 +122,10 @@ def writes_after(database: Path, document: dict[str, Any]) -> dict[str, Any]:
             "listed": False,
             "reason": f"{database.name} cannot be read ({exc}): every write after {after} is lost, unlisted",
         }
-    report: dict[str, Any] = {"snapshot_timestamp": after, "listed": True, "counts": {}}
+    cold = archived - set(copy["tasks"])
+    report: dict[str, Any] = {"snapshot_timestamp": after, "listed": True, "counts": {"archived_not_in_snapshot": len(cold)}}
     for table in ("tasks", "jobs"):
-        ours, theirs = held[table], copy[table]
+        ours, theirs = {k: v for k, v in held[table].items() if k not in cold}, copy[table]
         kinds = {
             f"{table}_created_after": sorted(set(ours) - set(theirs)),
             f"{table}_changed_after": sorted(k for k in set(ours) & set(theirs) if ours[k] != theirs[k]),
@@ -223,7 +227,8 @@ def rebuild(paths: Paths, problem: DatabaseProblem, replace: Callable[[Callable[
         return {
             "rebuilt": True,
             "summary": f"{problem.describe()}; rebuilt from {name} of {document['timestamp']}: every write "
-            "after it is lost (listed in state_restore.rebuild.lost_writes when the file could be read)",
+            "after it is lost (listed in state_restore.rebuild.lost_writes when the file could be read); "
+            "archived tasks and idempotency keys past their window are not in a snapshot (see not_in_snapshot)",
             "snapshot": name,
             "source": source,
             "snapshot_timestamp": document["timestamp"],
@@ -231,10 +236,21 @@ def rebuild(paths: Paths, problem: DatabaseProblem, replace: Callable[[Callable[
             "damaged_database_kept_as": problem.kept_as,
             "rows": built["counts"],
             "lost_writes": built["lost"],
+            "not_in_snapshot": not_in_snapshot(document, problem.kept_as),
             "rejected": rejected,
             "duration_s": round(clock.monotonic() - started, 4),
         }
     return failed(problem, "no valid snapshot carries a copy of the database to rebuild it from", rejected)
+
+
+def not_in_snapshot(document: dict[str, Any], kept_as: str | None) -> dict[str, Any]:
+    """What the snapshot left out by design (its `database_state.copy`), and where it still is."""
+    where = f"the file kept aside as {kept_as} still holds them" if kept_as else "they went with the database"
+    return {
+        "left_out": document["database_state"].get("copy"),
+        "note": "archived tasks (with their jobs) and idempotency keys older than the window are not copied "
+        f"into a snapshot, so the rebuilt database lacks them: {where}; a replay of a key it lacks is a new call",
+    }
 
 
 def failed(problem: DatabaseProblem, why: str, rejected: list[dict[str, str]]) -> dict[str, Any]:

@@ -17,10 +17,12 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from orchestrator import clock, entropy
+from orchestrator.config import ConfigError
 from orchestrator.durable import private_directory, private_file
 from orchestrator.faultpoints import io_operation
 
@@ -620,17 +622,72 @@ def insert_session(
 # Parents before children, so the copy loads in order with foreign keys on.
 SNAPSHOT_TABLES = ("tasks", "jobs", "sessions", "idempotency")
 
+# An idempotency key answers a replay of its call for at least this long, among the newest this
+# many keys; a replay older than that is a new call. Keys past it are pruned from the database
+# when a worker activates and never copied into a snapshot.
+IDEMPOTENCY_WINDOW_ENV = "MCP_TASK_ORCHESTRATOR_IDEMPOTENCY_WINDOW_S"
+IDEMPOTENCY_WINDOW_S = 24 * 3600.0
+IDEMPOTENCY_KEYS_KEPT = 10_000
 
-def dump_tables(conn: sqlite3.Connection) -> dict[str, dict[str, list[Any]]]:
-    """Every row of the tables a snapshot carries, as stored (JSON columns stay text), in rowid order."""
-    tables = {}
+# Archived tasks are cold: kept in the database, left out of the snapshot's copy (with their jobs),
+# so archiving shrinks the snapshot. An archived ancestor of a live task is copied, or the live
+# task's foreign key would not build.
+_COPIED_TASKS = """WITH RECURSIVE copied(id) AS (
+    SELECT id FROM tasks WHERE status != 'archived'
+    UNION SELECT tasks.parent_id FROM tasks JOIN copied ON tasks.id = copied.id WHERE tasks.parent_id IS NOT NULL
+) SELECT id FROM copied"""
+_IDEMPOTENCY_WINDOW = "SELECT rowid FROM idempotency WHERE created_at >= :since ORDER BY created_at DESC LIMIT :keep"
+_SNAPSHOT_ROWS = {
+    "tasks": f"SELECT * FROM tasks WHERE id IN ({_COPIED_TASKS}) ORDER BY rowid",
+    "jobs": f"SELECT * FROM jobs WHERE task_id IN ({_COPIED_TASKS}) ORDER BY rowid",
+    "sessions": "SELECT * FROM sessions ORDER BY rowid",
+    "idempotency": f"SELECT * FROM idempotency WHERE rowid IN ({_IDEMPOTENCY_WINDOW}) ORDER BY rowid",
+}
+
+
+def resolve_idempotency_window(raw: str | None) -> float:
+    """The window in seconds from `$MCP_TASK_ORCHESTRATOR_IDEMPOTENCY_WINDOW_S` (default 24 h)."""
+    if raw is None or not raw.strip():
+        return IDEMPOTENCY_WINDOW_S
+    try:
+        window = float(raw)
+    except ValueError:
+        window = float("nan")
+    if not 0 < window < float("inf"):
+        raise ConfigError(f"{IDEMPOTENCY_WINDOW_ENV}={raw!r}: give a positive number of seconds")
+    return window
+
+
+def idempotency_since(window_s: float) -> str:
+    """The oldest `created_at` a key of the window may have, now."""
+    return (clock.utc_now() - timedelta(seconds=window_s)).isoformat(timespec="microseconds")
+
+
+def idempotency_keys_outside(conn: sqlite3.Connection, since: str, keep: int = IDEMPOTENCY_KEYS_KEPT) -> int:
+    """How many keys are outside the window (older than `since`, or behind `keep` newer ones)."""
+    window = {"since": since, "keep": keep}
+    return conn.execute(f"SELECT COUNT(*) FROM idempotency WHERE rowid NOT IN ({_IDEMPOTENCY_WINDOW})", window).fetchone()[0]
+
+
+def prune_idempotency(conn: sqlite3.Connection, since: str, keep: int = IDEMPOTENCY_KEYS_KEPT) -> int:
+    """Forget the keys outside the window; how many were forgotten."""
+    window = {"since": since, "keep": keep}
+    return conn.execute(f"DELETE FROM idempotency WHERE rowid NOT IN ({_IDEMPOTENCY_WINDOW})", window).rowcount
+
+
+def dump_tables(
+    conn: sqlite3.Connection, since: str, keep: int = IDEMPOTENCY_KEYS_KEPT
+) -> tuple[dict[str, dict[str, list[Any]]], dict[str, int]]:
+    """The rows a snapshot carries, as stored (JSON columns stay text), in rowid order: every task
+    but the archived ones (and their jobs), every session, the idempotency keys of the window;
+    and how many rows of each table were left out."""
+    tables, left_out = {}, {}
     for table in SNAPSHOT_TABLES:
-        cursor = conn.execute(f"SELECT * FROM {table} ORDER BY rowid")
-        tables[table] = {
-            "columns": [column[0] for column in cursor.description],
-            "rows": [list(row) for row in cursor.fetchall()],
-        }
-    return tables
+        cursor = conn.execute(_SNAPSHOT_ROWS[table], {"since": since, "keep": keep})
+        rows = [list(row) for row in cursor.fetchall()]
+        tables[table] = {"columns": [column[0] for column in cursor.description], "rows": rows}
+        left_out[table] = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] - len(rows)
+    return tables, left_out
 
 
 def load_tables(conn: sqlite3.Connection, tables: Mapping[str, Mapping[str, list[Any]]]) -> dict[str, int]:

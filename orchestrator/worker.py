@@ -28,12 +28,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from orchestrator import __version__, clock, faultpoints, lockfile, rebuild, snapshot
+from orchestrator import store as db
 from orchestrator.blocking import run_blocking
 from orchestrator.config import ConfigError, Paths, resolve_base_dir, resolve_log_level
 from orchestrator.errors import RestartError
 from orchestrator.jobs import JobRunner
 from orchestrator.logs import setup_logging
-from orchestrator.store import StoreBusyError, StoreError, TaskStore, active_tasks, dump_tables
+from orchestrator.store import StoreBusyError, StoreError, TaskStore, active_tasks
 from orchestrator.task_tools import register_task_tools
 from orchestrator.tasks import TaskService
 
@@ -56,6 +57,7 @@ class WorkerState:
     maintenance: bool = False
     restore_report: dict[str, Any] | None = None
     database_problem: rebuild.DatabaseProblem | None = None  # found at start, repaired at activation
+    idempotency_window_s: float = db.IDEMPOTENCY_WINDOW_S
     started_at: str = field(default_factory=lambda: clock.utc_now().isoformat())
 
     def gate(self) -> None:
@@ -216,13 +218,17 @@ def register_control_tools(app: MCPServer) -> None:
         try:
             await faultpoints.reached("snapshot.write")
             wal = await checkpoint_database(state.store, deadline)
-            active, tables = await run_blocking(state.store.read, lambda conn: (active_tasks(conn), dump_tables(conn)))
+            since = db.idempotency_since(state.idempotency_window_s)
+            active, (tables, left_out) = await run_blocking(
+                state.store.read, lambda conn: (active_tasks(conn), db.dump_tables(conn, since))
+            )
+            copy = {"left_out": left_out, "idempotency_keys_since": since}
             document = snapshot.build_snapshot(
                 restart_reason=restart_reason,
                 active_tasks=active,
                 suspended_tasks=suspended_tasks,
                 client_sessions=client_sessions,
-                database_state={**database_state(state), "wal_checkpoint": wal},
+                database_state={**database_state(state), "wal_checkpoint": wal, "copy": copy},
                 tables=tables,
             )
             written = await run_blocking(snapshot.write_snapshot, state.paths, document)
@@ -285,6 +291,8 @@ async def activate(state: WorkerState, mode: str) -> dict[str, Any]:
             if checkpoints:
                 report["checkpoints"] = await jobs.resume_from(checkpoints)
             await jobs.resume_from_database()
+        if pruned := await prune_idempotency_keys(state):
+            report["idempotency_keys_pruned"] = pruned
     except (StoreError, sqlite3.Error) as exc:
         # Serve anyway: a damaged database is diagnosed through the health check, not by refusing to start.
         log.error("database error while restoring jobs: %s", exc)
@@ -297,6 +305,15 @@ async def activate(state: WorkerState, mode: str) -> dict[str, Any]:
     state.activated = True
     log.info("worker %d activated (%s): %s", os.getpid(), mode, report)
     return {"ok": True, "restore_report": report, "jobs": jobs.stats()}
+
+
+async def prune_idempotency_keys(state: WorkerState) -> int:
+    """Forget the idempotency keys outside the window. Counted first, so that a database another
+    process holds locked does not keep activation waiting for a write with nothing to do."""
+    since = db.idempotency_since(state.idempotency_window_s)
+    if not await run_blocking(state.store.read, lambda conn: db.idempotency_keys_outside(conn, since)):
+        return 0
+    return await run_blocking(state.store.write, lambda conn: db.prune_idempotency(conn, since))
 
 
 async def repair_database(state: WorkerState) -> dict[str, Any] | None:
@@ -370,7 +387,9 @@ def worker_app(standalone: bool) -> MCPServer:
 
 
 @asynccontextmanager
-async def running_worker(paths: Paths, standalone: bool) -> AsyncIterator[MCPServer]:
+async def running_worker(
+    paths: Paths, standalone: bool, idempotency_window_s: float = db.IDEMPOTENCY_WINDOW_S
+) -> AsyncIterator[MCPServer]:
     """A worker's state, jobs and MCP server, from start-up until its jobs are stopped.
 
     The process serves it over stdio (`serve`); the simulator serves it in-process.
@@ -381,7 +400,10 @@ async def running_worker(paths: Paths, standalone: bool) -> AsyncIterator[MCPSer
         problem.kept_as = await run_blocking(rebuild.move_aside, paths.database)
     problem = problem or await run_blocking(rebuild.restore_requested, paths)
     store = await run_blocking(TaskStore, paths.database)
-    state = WorkerState(paths=paths, store=store, service=TaskService(store), database_problem=problem)
+    state = WorkerState(
+        paths=paths, store=store, service=TaskService(store), database_problem=problem,
+        idempotency_window_s=idempotency_window_s,
+    )
     try:
         with serving_as(state):
             async with anyio.create_task_group() as task_group:
@@ -396,8 +418,8 @@ async def running_worker(paths: Paths, standalone: bool) -> AsyncIterator[MCPSer
         store.close()
 
 
-async def serve(paths: Paths, standalone: bool) -> None:
-    async with running_worker(paths, standalone) as app:
+async def serve(paths: Paths, standalone: bool, idempotency_window_s: float) -> None:
+    async with running_worker(paths, standalone, idempotency_window_s) as app:
         await app.run_stdio_async()
 
 
@@ -429,6 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         paths = Paths(resolve_base_dir(args.base_dir))
         setup_logging(paths, resolve_log_level(args.log_level), "worker")
+        idempotency_window_s = db.resolve_idempotency_window(os.environ.get(db.IDEMPOTENCY_WINDOW_ENV))
     except (ConfigError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -443,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         log.warning(lock_note)
     log.info("worker %d starting (base %s)", os.getpid(), paths.base)
     try:
-        anyio.run(serve, paths, standalone)
+        anyio.run(serve, paths, standalone, idempotency_window_s)
     except KeyboardInterrupt:
         pass
     finally:

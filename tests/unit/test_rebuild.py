@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import sqlite3
@@ -20,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
-from orchestrator import snapshot
-from orchestrator.config import Paths
+from orchestrator import snapshot, store
+from orchestrator.config import ConfigError, Paths
 from orchestrator.worker import running_worker
 from tests.unit.test_snapshot import CORRUPTIONS, NOT_REGULAR
 
@@ -29,8 +30,10 @@ JOB = {"kind": "builtin", "duration_s": 600, "checkpoint_interval_s": 0.05}
 
 
 @asynccontextmanager
-async def worker(base: Path, activate: str | None = "snapshot") -> AsyncIterator[Client]:
-    async with running_worker(Paths(base), standalone=False) as app, Client(app) as client:
+async def worker(
+    base: Path, activate: str | None = "snapshot", window_s: float = store.IDEMPOTENCY_WINDOW_S
+) -> AsyncIterator[Client]:
+    async with running_worker(Paths(base), False, window_s) as app, Client(app) as client:
         if activate is not None:
             await ok(client, "control_activate", mode=activate)
         yield client
@@ -174,6 +177,80 @@ async def test_a_snapshot_whose_copy_does_not_build_is_skipped_for_the_next(tmp_
     assert not list(paths.root.glob(".*.tmp*")), "no staged database is left behind"
 
 
+# -- what a snapshot leaves out: archived tasks, idempotency keys past the window -------------------
+
+
+def titles_in(database: Path, where: str) -> set[str]:
+    with sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True) as conn:
+        return {row[0] for row in conn.execute(f"SELECT title FROM tasks NOT INDEXED WHERE {where}")}
+
+
+async def test_archived_tasks_are_left_out_of_the_snapshot_and_a_rebuild_says_the_kept_file_holds_them(tmp_path):
+    async with worker(tmp_path) as client:
+        await ok(client, "orchestrator_plan_task", title="live", description="", subtasks=[{"title": "live step", "specialist_role": "tester"}])
+        done = await ok(client, "orchestrator_plan_task", title="done", description="", subtasks=[{"title": "done step", "specialist_role": "tester"}])
+        await ok(client, "orchestrator_delete_task", task_id=done["parent_task"]["id"], archive=True)
+        await hand_over(client)
+    paths = Paths(tmp_path)
+    copy = snapshot.verify_file(paths.current_state)
+    assert {row[2] for row in copy["tables"]["tasks"]["rows"]} == {"live", "live step"}
+    assert copy["database_state"]["copy"]["left_out"]["tasks"] == 2
+    corrupt_index_page(paths.database)
+
+    async with worker(tmp_path, activate=None) as client:
+        rebuilt = (await ok(client, "control_activate", mode="snapshot"))["restore_report"]["rebuild"]
+        assert await served_titles(client) == {"live", "live step"}, "every live task, no archived one"
+
+    assert rebuilt["lost_writes"]["counts"]["tasks_created_after"] == 0, "archived is not written after"
+    assert rebuilt["lost_writes"]["counts"]["archived_not_in_snapshot"] == 2
+    assert rebuilt["not_in_snapshot"]["left_out"]["left_out"]["tasks"] == 2
+    kept = rebuilt["damaged_database_kept_as"]
+    assert kept in rebuilt["not_in_snapshot"]["note"], rebuilt["not_in_snapshot"]
+    assert titles_in(paths.root / kept, "status = 'archived'") == {"done", "done step"}
+
+
+async def test_a_replay_inside_the_idempotency_window_survives_a_rebuild_and_one_past_it_is_a_new_call(tmp_path):
+    plan = {"title": "once", "description": "", "subtasks": [{"title": "step", "specialist_role": "tester"}]}
+    async with worker(tmp_path) as client:
+        recent = await ok(client, "orchestrator_plan_task", **plan, idempotency_key="recent")
+        old = await ok(client, "orchestrator_plan_task", **plan, idempotency_key="old")
+        with sqlite3.connect(Paths(tmp_path).database) as conn:
+            conn.execute("UPDATE idempotency SET created_at = '2000-01-01T00:00:00.000000+00:00' WHERE key = 'old'")
+        await hand_over(client)
+    paths = Paths(tmp_path)
+    copy = snapshot.verify_file(paths.current_state)
+    assert [row[0] for row in copy["tables"]["idempotency"]["rows"]] == ["recent"], "only the window is copied"
+    assert copy["database_state"]["copy"]["left_out"]["idempotency"] == 1
+    remove_database(paths.database)
+
+    async with worker(tmp_path) as client:
+        replayed = await ok(client, "orchestrator_plan_task", **plan, idempotency_key="recent")
+        again = await ok(client, "orchestrator_plan_task", **plan, idempotency_key="old")
+    assert replayed == recent, "the first result, applied once"
+    assert again["parent_task"]["id"] != old["parent_task"]["id"], "past the window, a replay is a new call"
+
+
+async def test_a_worker_prunes_the_keys_past_the_window_when_it_activates(tmp_path):
+    async with worker(tmp_path) as client:
+        for key in ("first", "second", "third"):
+            await ok(client, "orchestrator_plan_task", title=key, description="", subtasks=[{"title": "step", "specialist_role": "tester"}], idempotency_key=key)
+    with sqlite3.connect(Paths(tmp_path).database) as conn:
+        conn.execute("UPDATE idempotency SET created_at = '2000-01-01T00:00:00.000000+00:00' WHERE key = 'first'")
+    async with worker(tmp_path, activate=None, window_s=3600) as client:
+        report = (await ok(client, "control_activate", mode="snapshot"))["restore_report"]
+    with sqlite3.connect(Paths(tmp_path).database) as conn:
+        left = [row[0] for row in conn.execute("SELECT key FROM idempotency ORDER BY rowid")]
+        since = store.idempotency_since(3600)
+        assert store.dump_tables(conn, since, keep=1)[0]["idempotency"]["rows"][0][0] == "third", "the newest of the count"
+    assert report["idempotency_keys_pruned"] == 1 and left == ["second", "third"]
+
+
+@pytest.mark.parametrize("raw", ["0", "-5", "nan", "inf", "a day"])
+def test_an_idempotency_window_that_is_not_a_positive_number_of_seconds_is_refused(raw):
+    with pytest.raises(ConfigError, match=store.IDEMPOTENCY_WINDOW_ENV):
+        store.resolve_idempotency_window(raw)
+    assert store.resolve_idempotency_window(None) == store.resolve_idempotency_window(" ") == 24 * 3600
+    assert store.resolve_idempotency_window("2.5") == 2.5
 
 
 @pytest.fixture(scope="module")
@@ -275,3 +352,14 @@ def test_state_restore_of_a_backup_makes_the_served_state_that_backups(three_sna
     assert (paths.root / report["rebuild"]["damaged_database_kept_as"]).exists()
     assert not (paths.state_dir / "restore_request.json").exists(), "done once"
     assert "rebuild" not in anyio.run(serve)[0], "the next start serves the database as it is"
+
+
+def test_state_rebuild_is_not_held_up_by_a_fifo_in_place_of_the_lock_file(three_snapshots, tmp_path):
+    base = tmp_path / "base"
+    shutil.copytree(three_snapshots, base, symlinks=True)
+    os.mkfifo(Paths(base).lock_file)
+    rebuilt = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "--base-dir", str(base), "state", "rebuild"],
+        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+    )
+    assert rebuilt.returncode == 0 and "restored current_state.json" in rebuilt.stdout, rebuilt.stderr
