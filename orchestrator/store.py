@@ -112,6 +112,10 @@ class StoreBusyError(StoreError):
     """Another connection holds the write lock longer than the busy timeout allows."""
 
 
+class StoreFullError(StoreError):
+    """SQLITE_FULL: the database's file system has no room for the write, which was not applied."""
+
+
 class IdempotencyConflictError(StoreError):
     """An idempotency key was reused for another tool or other arguments, which is a client bug."""
 
@@ -140,6 +144,8 @@ def _is_busy(exc: sqlite3.Error) -> bool:
 def _wrap(exc: sqlite3.Error, path: Path) -> StoreError:
     if _is_busy(exc):
         return StoreBusyError(f"database {path} is locked by another connection or process: {exc}")
+    if getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL:
+        return StoreFullError(f"database {path} failed: {exc} (SQLITE_FULL)")
     return StoreError(f"database {path} failed: {exc}")
 
 

@@ -9,18 +9,21 @@ what to fix.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal, Protocol
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from orchestrator import faultpoints, roles
 from orchestrator.blocking import run_blocking
+from orchestrator.errors import RestartError, RestartFailure
 from orchestrator.jobs import MAX_ARGV, MAX_DURATION_S, JobError, JobRunner, JobSpecError
-from orchestrator.store import COMPLEXITIES, TASK_STATUSES, StoreError
+from orchestrator.store import COMPLEXITIES, TASK_STATUSES, StoreError, StoreFullError
 from orchestrator.tasks import (
     MAX_ARTIFACTS,
     MAX_KEY,
@@ -119,6 +122,15 @@ def _refusals_as_tool_errors() -> Iterator[None]:
         raise ToolError(str(exc)) from exc
 
 
+def disk_full_answer(exc: StoreFullError) -> CallToolResult:
+    """A write the database's full disk refused, answered with the guide's code for a disk that cannot take
+    the state (RESTART_005: check disk space), the code a restart on that disk gets too. Not RESTART_008,
+    whose remedy (reset the database) would throw away what is in it."""
+    failure = RestartFailure(RestartError.STATE_SERIALIZATION_FAILED, f"{exc}; nothing was written: free space, then retry")
+    payload = {"success": False, **failure.fields()}
+    return CallToolResult(content=[TextContent(type="text", text=json.dumps(payload))], structured_content=payload, is_error=True)
+
+
 class ServedWorker(Protocol):
     """What the task tools need of the worker they serve."""
 
@@ -142,7 +154,16 @@ def register_task_tools(app: MCPServer, served: Callable[[], ServedWorker]) -> l
         return served().running_jobs()
 
     def tool(fn: Callable[..., Any]) -> Callable[..., Any]:
-        app.tool(name=fn.__name__, structured_output=True)(fn)
+        @functools.wraps(fn)
+        async def answered(**arguments: Any) -> Any:
+            try:
+                return await fn(**arguments)
+            except ToolError as refused:
+                if isinstance(refused.__cause__, StoreFullError):
+                    return disk_full_answer(refused.__cause__)
+                raise
+
+        app.tool(name=fn.__name__, structured_output=True)(answered)
         names.append(fn.__name__)
         return fn
 
