@@ -92,7 +92,9 @@ def _option(block: Block, word: str, where: str) -> None:
             if not 0 < block.timeout_s <= 3600:
                 raise ValueError
         else:
-            raise RunbookError(f"{where}: unknown block option {word!r}; write exit=N, exit=any, timeout=SECONDS or skip")
+            raise LookupError(word)
+    except LookupError:
+        raise RunbookError(f"{where}: unknown block option {word!r}; write exit=N, exit=any, timeout=SECONDS or skip") from None
     except ValueError:
         raise RunbookError(f"{where}: {word!r}: exit takes a number or any, timeout seconds (0..3600)") from None
 

@@ -22,7 +22,15 @@ from typing import Any
 from mcp import Client
 
 from chaos.live import structured
-from chaos.scenario.tools import catalogue
+
+
+TOOLS_WITHOUT_SERVER = [  # named so that a block run with the server stopped says so, not NameError
+    "orchestrator_health_check",
+    "orchestrator_restart_server",
+    "orchestrator_restart_status",
+    "orchestrator_shutdown_prepare",
+    "orchestrator_reconnect_test",
+]
 
 
 class ToolFailed(Exception):
@@ -51,7 +59,7 @@ def _show(value: Any) -> None:
         print(json.dumps(value, indent=2, default=str) if isinstance(value, dict | list) else value)
 
 
-def tools(client: Client | None) -> dict[str, Any]:
+def tools(client: Client | None, names: list[str]) -> dict[str, Any]:
     def bind(name: str) -> Any:
         async def tool(arguments: dict[str, Any] | None = None, **keywords: Any) -> dict[str, Any]:
             if client is None:
@@ -64,7 +72,7 @@ def tools(client: Client | None) -> dict[str, Any]:
         tool.__name__ = name
         return tool
 
-    return {name: bind(name) for name in catalogue()}
+    return {name: bind(name) for name in names}
 
 
 async def run(code: str, url: str | None) -> None:
@@ -72,11 +80,12 @@ async def run(code: str, url: str | None) -> None:
     compiled = compile(tree, "<runbook block>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     namespace: dict[str, Any] = {"__name__": "__runbook__", "__show__": _show, "true": True, "false": False, "null": None}
     if not url:
-        namespace.update(tools(None))
+        namespace.update(tools(None, TOOLS_WITHOUT_SERVER))
         await _evaluate(compiled, namespace)
         return
     async with Client(url, cache=None) as client:
-        namespace.update(tools(client))
+        listed = await client.list_tools()  # the server's own list: cheaper than building the tool models here
+        namespace.update(tools(client, [tool.name for tool in listed.tools]))
         await _evaluate(compiled, namespace)
 
 
@@ -88,7 +97,7 @@ async def _evaluate(compiled: Any, namespace: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     (path,) = argv if argv is not None else sys.argv[1:]
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would bury the block's own output
+    logging.disable(logging.INFO)  # the HTTP client's line per request would bury the block's own output
     try:
         asyncio.run(run(Path(path).read_text(), os.environ.get("ORCH_URL")))
     except ToolFailed as exc:
