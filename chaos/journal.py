@@ -42,12 +42,41 @@ class StepRecord:
     message: str = ""
     result: Any = None
     proves: list[str] = field(default_factory=list)  # guide ids and error codes its assertions prove
+    trace: dict[str, Any] | None = None  # what the step saw, in terms sim and live must agree on (step_trace)
 
     def public(self) -> dict[str, Any]:
         result = self.result
         if result is not None and len(json.dumps(result, default=str)) > 2000:
             result = {"truncated": json.dumps(result, default=str)[:2000]}
         return {**self.__dict__, "result": result}
+
+
+COUNTED = ("tasks", "subtasks", "jobs")  # lists whose length a step's trace keeps
+
+
+def step_trace(tool: str | None, result: Any) -> dict[str, Any]:
+    """The part of a step's result that does not depend on time, pids, ids or paths: the tool, whether it
+    succeeded, the error code, the restart phases passed, and the data counts. Sim mode and live mode
+    run the same code, so a scenario gives the same trace in both (tests/sim/test_parity.py)."""
+    trace: dict[str, Any] = {"tool": tool}
+    if not isinstance(result, dict):
+        return trace
+    if "success" in result:
+        trace["success"] = result["success"]
+    elif "is_error" in result:
+        trace["success"] = not result["is_error"]
+    elif "exit_code" in result:
+        trace["exit_code"] = result["exit_code"]
+    if result.get("error_code") is not None:
+        trace["error_code"] = result["error_code"]
+    if isinstance(result.get("phases"), list):
+        trace["phases"] = [p.get("phase") for p in result["phases"] if isinstance(p, dict)]
+    counts = {key: len(result[key]) for key in COUNTED if isinstance(result.get(key), list)}
+    if isinstance(result.get("total"), int):
+        counts["total"] = result["total"]
+    if counts:
+        trace["counts"] = counts
+    return trace
 
 
 @dataclass
@@ -72,8 +101,11 @@ class ScenarioJournal:
         self.steps.append(record)
         return record
 
-    def step_finished(self, record: StepRecord, outcome: str, message: str = "", result: Any = None) -> None:
+    def step_finished(
+        self, record: StepRecord, outcome: str, message: str = "", result: Any = None, tool: str | None = None
+    ) -> None:
         record.ended_s, record.outcome, record.message, record.result = self.now(), outcome, message, result
+        record.trace = step_trace(tool, result)
 
     def note(self, text: str) -> None:
         self.notes.append({"at_s": self.now(), "text": text})

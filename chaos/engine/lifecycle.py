@@ -20,12 +20,12 @@ from typing import Any, Protocol
 import anyio
 
 from chaos import ownership
-from chaos.checks import Verdict, processes_under
+from chaos.checks import History, Verdict, processes_under
 from chaos.engine.context import Run, StepFailed
 from chaos.engine.failure import Failure, ScenarioResult, describe_error, response_excerpt
 from chaos.engine.invariants import file_verdicts, leftover_verdicts, live_verdicts
 from chaos.engine.steps import execute, heal
-from chaos.journal import StepRecord
+from chaos.journal import ScenarioJournal, StepRecord
 from chaos.scenario import Loaded
 from chaos.scenario.model import Step
 from chaos.scenario.source import Loc, dotted
@@ -109,6 +109,16 @@ async def run_scenario(loaded: Loaded, options: RunOptions | None = None, report
     if reporter:
         reporter.scenario_finished(result)
     return result
+
+
+def skipped_result(loaded: Loaded, reasons: list[str], mode: str, seed: int | None = None) -> ScenarioResult:
+    """A scenario this mode cannot run, reported with why (and what it would need), never run half-way."""
+    scenario = loaded.scenario
+    assert scenario is not None
+    journal = ScenarioJournal(scenario.name, loaded.source.name, scenario.description, scenario.covers.model_dump(), list(scenario.tags))
+    journal.note(f"not run in {mode} mode: " + "; ".join(reasons))
+    public = journal.public(History(), [], "skipped", [], 0.0)
+    return ScenarioResult(scenario.name, loaded.source.name, "skipped", 0.0, [], public, None, scenario, seed)
 
 
 async def _steps(run: Run, steps: list[Step], loc: Loc, timeout_s: float, failures: list[Failure], stop_at_first: bool) -> None:

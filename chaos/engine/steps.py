@@ -96,6 +96,15 @@ def describe(step: Step) -> str:
     return f"{kind} {value}" if isinstance(value, str) else kind
 
 
+def tool_of(step: Step) -> str | None:
+    """The MCP tool a step calls, if it calls one."""
+    if isinstance(step, RestartStep):
+        return RESTART_TOOL
+    if isinstance(step, CallStep):
+        return step.call
+    return step.wait if isinstance(step, WaitStep) else None
+
+
 async def execute(run: Run, step: Step, loc: Loc) -> Any:
     kind = kind_of(step)
     record = run.journal.step_started(dotted(loc), kind, describe(step), run.line(loc), proves(step))
@@ -115,7 +124,7 @@ async def execute(run: Run, step: Step, loc: Loc) -> Any:
         if isinstance(step, ResultStep | WaitStep):
             save(run, step.save, result, loc)
     except StepFailed as failure:
-        run.journal.step_finished(record, "failed", failure.message, failure.response)
+        run.journal.step_finished(record, "failed", failure.message, failure.response, tool_of(step))
         run.step_done(record)
         raise
     except SubstitutionError as exc:
@@ -129,7 +138,7 @@ async def execute(run: Run, step: Step, loc: Loc) -> Any:
         run.journal.step_finished(record, "error", describe_error(exc))
         run.step_done(record)
         raise
-    run.journal.step_finished(record, "passed", result=result)
+    run.journal.step_finished(record, "passed", result=result, tool=tool_of(step))
     run.step_done(record)
     return result
 

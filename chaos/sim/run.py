@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 import anyio
 
 from chaos.engine.failure import ScenarioResult
-from chaos.engine.lifecycle import Reporter, RunOptions, run_scenario
+from chaos.engine.lifecycle import Reporter, RunOptions, run_scenario, skipped_result
 from chaos.scenario import Loaded
 from chaos.sim.clock import SimulatedClock
-from chaos.sim.support import sim_blockers, skipped_result
+from chaos.sim.support import sim_blockers
 from orchestrator import blocking, entropy
 
 T = TypeVar("T")
@@ -51,7 +51,8 @@ def run_simulated(loaded: Loaded, options: RunOptions, reporter: Reporter | None
         options = dataclasses.replace(options, seed=loaded.scenario.sim_seed or 0)
     blockers = sim_blockers(loaded.scenario)
     if blockers:
-        result = skipped_result(loaded, blockers, options.seed)
+        with SimulatedClock().installed():  # its journal's times too are the simulation's, not the wall's
+            result = skipped_result(loaded, blockers, "sim", options.seed)
         if reporter:
             reporter.scenario_started(result.name, result.file)
             reporter.scenario_finished(result)

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaos.checks import History
-from chaos.engine.failure import ScenarioResult
 from chaos.faults import FAULTS
-from chaos.journal import ScenarioJournal
-from chaos.scenario import Loaded, Scenario
+from chaos.scenario import Scenario
 from chaos.scenario.model import InjectStep, ParallelStep, StartStep
 
 
@@ -41,12 +38,3 @@ def sim_blockers(scenario: Scenario) -> list[str]:
             if blocker:
                 reasons.append(f"{loc} injects {step.inject}: {blocker}")
     return reasons
-
-
-def skipped_result(loaded: Loaded, reasons: list[str], seed: int) -> ScenarioResult:
-    scenario = loaded.scenario
-    assert scenario is not None
-    journal = ScenarioJournal(scenario.name, loaded.source.name, scenario.description, scenario.covers.model_dump(), list(scenario.tags))
-    journal.note("not run in sim mode: " + "; ".join(reasons))
-    public = journal.public(History(), [], "skipped", [], 0.0)
-    return ScenarioResult(scenario.name, loaded.source.name, "skipped", 0.0, [], public, None, scenario, seed)
