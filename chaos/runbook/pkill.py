@@ -58,8 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         for pid, command in processes_under(Path(base))
         if pid not in mine and re.search(pattern, command) and ownership.is_ours(pid, os.environ.get(ownership.RUN_ID_ENV, ""))
     ]
-    for pid in matched:
-        ownership.signal_ours(pid, signum)
+    for pid in matched:  # checked above against the run id in our environment (this process has an id of its own)
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            continue
         print(f"pkill (runbook): {signum.name} to pid {pid}")
     deadline = time.monotonic() + WAIT_S
     while any(ownership.process_state(pid) not in (None, "Z", "X") for pid in matched) and time.monotonic() < deadline:
