@@ -51,6 +51,12 @@ class StepRecord:
         return {**self.__dict__, "result": result}
 
 
+def fallback_reason(record: StepRecord) -> str | None:
+    """Why the fault a step injected is not the real thing (None: real, or not an injection)."""
+    result = record.result if record.kind == "inject" and isinstance(record.result, dict) else {}
+    return (result.get("fallback_reason") or "not real") if result.get("real") is False else None
+
+
 COUNTED = ("tasks", "subtasks", "jobs")  # lists whose length a step's trace keeps
 
 
@@ -162,6 +168,9 @@ class ScenarioJournal:
             "restarts": self.restarts,
             "phase_polls": self.phase_polls,
             "faults": self.faults,
+            "fallbacks": [
+                {"as": f["as"], "fault": f.get("fault"), "reason": f.get("fallback_reason")} for f in self.faults if not f.get("real")
+            ],
             "invariants": [verdict.public() for verdict in verdicts],
             "notes": self.notes,
         }

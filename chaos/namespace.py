@@ -2,7 +2,8 @@
 
 Disk faults need real file systems to fill, remount read-only and chmod, without touching the
 host. So a confined supervisor starts inside its own mount namespace (`unshare --mount
---propagation private`), where `.task_orchestrator/` (database, lock) and `server_state/` are two
+--propagation private`; not as root, inside a user namespace of its own too, mapped to root there,
+where the kernel allows it: `confinement_blocker` says why not and what it needs), where `.task_orchestrator/` (database, lock) and `server_state/` are two
 separate tmpfs mounts with a size cap, and `logs/` is a bind mount of a host directory so the logs
 outlive the run. Nothing is mounted on the host, and the mounts vanish with the namespace when
 its last process exits. The supervisor (and so its workers) runs without CAP_DAC_OVERRIDE, so
@@ -12,6 +13,9 @@ file permissions bind it like any user. The harness sees the orchestrator's file
 
 from __future__ import annotations
 
+import functools
+import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +28,39 @@ DATABASE_MOUNT = MOUNT_SOURCE_PREFIX + "task-orchestrator"
 STATE_MOUNT = MOUNT_SOURCE_PREFIX + "server-state"
 DROPPED_CAPABILITIES = "-dac_override,-dac_read_search,-fowner"
 CAP_DAC_OVERRIDE_BIT = 1
+USER_NAMESPACE = ["--user", "--map-root-user"]
+NEEDS = (
+    "run as root, or allow unprivileged user namespaces (sysctl user.max_user_namespaces > 0; "
+    "kernel.unprivileged_userns_clone=1 on Debian kernels; kernel.apparmor_restrict_unprivileged_userns=0 on Ubuntu)"
+)
+
+
+def privileged() -> bool:
+    return os.geteuid() == 0
+
+
+def unshare_command() -> list[str]:
+    """A private mount namespace: directly as root, else inside a user namespace of our own."""
+    return ["unshare", *([] if privileged() else USER_NAMESPACE), "--mount", "--propagation", "private"]
+
+
+@functools.cache
+def confinement_blocker() -> str | None:
+    """Why this harness cannot confine an orchestrator here, and what that needs (None: it can)."""
+    return None if privileged() else user_namespace_refusal(("true",))
+
+
+def user_namespace_refusal(probe: tuple[str, ...]) -> str | None:
+    """Run `probe` inside an unprivileged user and mount namespace; why that failed (None: it ran)."""
+    result = subprocess.run(
+        ["unshare", *USER_NAMESPACE, "--mount", "--propagation", "private", "--", *probe],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if result.returncode == 0:
+        return None
+    why = result.stderr.strip() or f"exit status {result.returncode}"
+    return f"confined: true needs a private mount namespace, and without root the kernel refuses one ({why}): {NEEDS}"
+
 
 _CONFINE_SCRIPT = f"""set -e
 mount -t tmpfs -o "size=$1,mode=0755" {DATABASE_MOUNT} "$3"
@@ -46,7 +83,7 @@ class Confinement:
         paths.root.mkdir(parents=True, exist_ok=True)
         host_logs.mkdir(parents=True, exist_ok=True)
         return [
-            "unshare", "--mount", "--propagation", "private", "--",
+            *unshare_command(), "--",
             "sh", "-c", _CONFINE_SCRIPT, "chaos-confine",
             self.database_fs_size, self.state_fs_size,
             str(paths.root), str(paths.state_dir), str(host_logs),
@@ -98,7 +135,10 @@ def unview(pid: int, path: Path) -> Path:
 
 def entered(pid: int | None, argv: list[str]) -> list[str]:
     """`argv` run inside `pid`'s mount namespace (unchanged when there is none)."""
-    return argv if pid is None else ["nsenter", "--target", str(pid), "--mount", "--", *argv]
+    if pid is None:
+        return argv
+    user = [] if privileged() else ["--user", "--preserve-credentials"]  # the namespace's owner, as its root
+    return ["nsenter", "--target", str(pid), *user, "--mount", "--", *argv]
 
 
 async def run_in_namespace(pid: int, *argv: str) -> None:

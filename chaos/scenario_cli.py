@@ -53,6 +53,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                      help="live (default): real processes and faults; sim: supervisor and workers in this process on a "
                      "virtual clock, faults at fault points, runs in milliseconds and replays exactly from --seed "
                      "(scenarios that need real processes are skipped, with the reason)")
+    run.add_argument("--require-real", action="store_true",
+                     help="fail a scenario at any fault that falls back (a fault point, not the real thing; console and report say FALLBACK)")
     run.add_argument("--seed", type=int, metavar="N", help="sim mode: the seed of every random choice (default: each scenario's sim_seed, else 0)")
     run.set_defaults(run=cmd_run)
 
@@ -151,7 +153,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     command = _command_line(args)
     started = time.time()
     reporter = ConsoleReporter(len(selected), steps=not args.quiet)
-    options = RunOptions(workdir=args.workdir, keep=args.keep, mode=args.mode, seed=args.seed)
+    options = RunOptions(workdir=args.workdir, keep=args.keep, mode=args.mode, seed=args.seed, require_real=args.require_real)
     try:
         if args.mode == "sim":
             seeds = "each scenario's own seed" if args.seed is None else f"seed {args.seed}"
@@ -190,4 +192,6 @@ def _command_line(args: argparse.Namespace) -> str:
         words += ["--jobs", str(args.jobs)]
     if args.mode == "sim":
         words += ["--mode", "sim"] + ([] if args.seed is None else ["--seed", str(args.seed)])
+    if args.require_real:
+        words.append("--require-real")
     return shlex.join(words)

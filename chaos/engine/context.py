@@ -73,6 +73,7 @@ class Run:
         self.background: TaskGroup | None = None
         self.simulated_processes: Any = None  # sim mode: the process table of every orchestrator of this run
         self.reporter: Any = None  # lifecycle.Reporter: told of every finished step
+        self.require_real = False  # a fault that falls back (not real) fails its step
 
     def step_done(self, record: StepRecord) -> None:
         if self.reporter is not None:

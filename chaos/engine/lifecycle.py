@@ -26,9 +26,11 @@ from chaos.engine.failure import Failure, ScenarioResult, describe_error, respon
 from chaos.engine.invariants import file_verdicts, leftover_verdicts, live_verdicts
 from chaos.engine.steps import execute, heal
 from chaos.journal import ScenarioJournal, StepRecord
-from chaos.scenario import Loaded
-from chaos.scenario.model import Step
+from chaos.namespace import confinement_blocker
+from chaos.scenario import Loaded, Scenario
+from chaos.scenario.model import StartStep, Step
 from chaos.scenario.source import Loc, dotted
+from chaos.sim.support import walk_steps
 from orchestrator import clock
 
 FINALLY_TIMEOUT_S = 120.0
@@ -47,6 +49,7 @@ class RunOptions:
     keep: bool = False  # keep the directory of a passing scenario too
     mode: str = "live"  # or "sim": supervisor and workers in-process, virtual time (chaos.sim)
     seed: int | None = None  # sim mode: the seed of every random choice (None: each scenario's sim_seed, else 0)
+    require_real: bool = False  # fail a scenario at any fault that falls back instead of being real
 
     def scenario_root(self, name: str) -> Path:
         """A new directory for one run. Simulated runs get a fixed one (named by seed), so that paths in
@@ -63,15 +66,31 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)[:60].strip("-") or "scenario"
 
 
+def live_blockers(scenario: Scenario) -> list[str]:
+    """Why this scenario cannot run live here (empty: it can): a confined start the kernel refuses us."""
+    confined = [loc for loc, step in walk_steps(scenario.steps, "steps") + walk_steps(scenario.finally_, "finally")
+                if isinstance(step, StartStep) and step.start is not None and step.start.confined]  # fmt: skip
+    blocker = confinement_blocker() if confined else None
+    return [f"{', '.join(confined)}: {blocker}"] if blocker else []
+
+
 async def run_scenario(loaded: Loaded, options: RunOptions | None = None, reporter: Reporter | None = None) -> ScenarioResult:
     options = options or RunOptions()
     assert loaded.scenario is not None
     scenario = loaded.scenario
+    blockers = live_blockers(scenario) if options.mode == "live" else []
+    if blockers:
+        result = skipped_result(loaded, blockers, "live")
+        if reporter:
+            reporter.scenario_started(result.name, result.file)
+            reporter.scenario_finished(result)
+        return result
     if options.workdir:
         options.workdir.mkdir(parents=True, exist_ok=True)
     root = options.scenario_root(scenario.name)
     run = Run(loaded, root, options.mode)
     run.reporter = reporter
+    run.require_real = options.require_real
     if reporter:
         reporter.scenario_started(scenario.name, run.source.name)
     started = clock.monotonic()

@@ -382,6 +382,12 @@ async def _inject(run: Run, step: InjectStep, loc: Loc) -> dict[str, Any]:
         raise
     entry = run.journal.fault_injected(handle, {**injection.public(), "params": params})
     run.faults[handle] = ActiveFault(fault, entry)
+    if run.require_real and not injection.real:
+        raise StepFailed(
+            f"FALLBACK inject {step.inject}: {injection.fallback_reason}; --require-real accepts only real faults",
+            loc,
+            response=injection.public(),
+        )
     return injection.public()
 
 

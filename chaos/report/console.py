@@ -6,7 +6,7 @@ import sys
 from typing import TextIO
 
 from chaos.engine.failure import ScenarioResult
-from chaos.journal import StepRecord
+from chaos.journal import StepRecord, fallback_reason
 
 MARKS = {"passed": "ok  ", "failed": "FAIL", "error": "ERR ", "cancelled": "--  "}
 
@@ -27,7 +27,10 @@ class ConsoleReporter:
         self._print(f"[start] {name}  ({file})")
 
     def step_finished(self, name: str, record: StepRecord) -> None:
-        if self.steps:
+        fallback = fallback_reason(record)
+        if fallback is not None and record.outcome == "passed":  # said even with --quiet: the run is not what it claims
+            self._print(f"  {name}  FALLBACK {record.loc:<12} {record.label}: {fallback}")
+        elif self.steps:
             seconds = (record.ended_s or record.started_s) - record.started_s
             self._print(f"  {name}  {MARKS.get(record.outcome, record.outcome)} {record.loc:<12} {record.label[:70]}  {seconds:.2f}s")
 

@@ -100,7 +100,7 @@ def _summary(results: list[ScenarioResult]) -> str:
             f"<tr><td><a href='#{_anchor(result.name)}'>{escape(result.name)}</a></td><td>{_badge(result.outcome)}</td>"
             f"<td>{result.duration_s:.1f}s</td><td>{sum(s['outcome'] == 'passed' for s in steps)}/{len(steps)}</td>"
             f"<td>{counts.get('ok', 0)} / {counts.get('fail', 0)} / {counts.get('indeterminate', 0)}</td>"
-            f"<td>{len(journal['faults'])}</td><td><code>{escape(first)}</code></td></tr>"
+            f"<td>{len(journal['faults'])}{_fallbacks(journal)}</td><td><code>{escape(first)}</code></td></tr>"
         )
     return (
         "<section id=summary><table><tr><th>scenario</th><th>result</th><th>time</th><th>steps</th>"
@@ -194,7 +194,7 @@ def timeline(journal: dict[str, Any]) -> str:
     for fault in journal["faults"]:
         start = fault["injected_s"]
         end = fault["healed_s"] if fault["healed_s"] is not None else span
-        kind = "real" if fault.get("real") else "fault point"
+        kind = "real" if fault.get("real") else "FALLBACK"
         tip = f"fault {fault.get('fault')} as {fault['as']} ({kind}): {fault.get('mechanism', '')} {start:.2f}s..{end:.2f}s"
         body.append(
             f'<rect x="{x(start):.1f}" y="4" width="{max(2.0, x(end) - x(start)):.1f}" height="{height - 28}" '
@@ -266,11 +266,20 @@ def _details_invariants(journal: dict[str, Any]) -> str:
     )
 
 
+def _fallbacks(journal: dict[str, Any]) -> str:
+    """The faults of a scenario that were not real, said in the summary with their reasons."""
+    fallbacks = journal.get("fallbacks", [])
+    if not fallbacks:
+        return ""
+    reasons = "; ".join(f"{f['as']}: {f['reason']}" for f in fallbacks)
+    return f" <b title='{escape(reasons)}'>({len(fallbacks)} FALLBACK)</b>"
+
+
 def _details_faults(journal: dict[str, Any]) -> str:
     if not journal["faults"]:
         return ""
     rows = "".join(
-        f"<tr><td>{escape(f['as'])}</td><td>{escape(str(f.get('fault')))}</td><td>{'real' if f.get('real') else 'fault point'}</td>"
+        f"<tr><td>{escape(f['as'])}</td><td>{escape(str(f.get('fault')))}</td><td>{'real' if f.get('real') else '<b>FALLBACK</b>'}</td>"
         f"<td>{escape(str(f.get('mechanism', '')))}</td><td>{escape(str(f.get('fallback_reason') or ''))}</td>"
         f"<td>{_seconds(f['injected_s'])}</td><td>{_seconds(f['healed_s'])}</td></tr>"
         for f in journal["faults"]

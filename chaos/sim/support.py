@@ -16,21 +16,21 @@ from chaos.scenario import Scenario
 from chaos.scenario.model import InjectStep, ParallelStep, StartStep
 
 
-def _walk(steps: list[Any], where: str) -> list[tuple[str, Any]]:
+def walk_steps(steps: list[Any], where: str) -> list[tuple[str, Any]]:
     found = []
     for index, step in enumerate(steps):
         loc = f"{where}[{index}]"
         found.append((loc, step))
         if isinstance(step, ParallelStep):
             for branch, inner in step.parallel.items():
-                found += _walk(inner, f"{loc}.parallel.{branch}")
+                found += walk_steps(inner, f"{loc}.parallel.{branch}")
     return found
 
 
 def sim_blockers(scenario: Scenario) -> list[str]:
     """Why this scenario cannot run in sim mode (empty: it can)."""
     reasons = [f"the scenario says: {scenario.not_in_sim}"] if scenario.not_in_sim else []
-    for loc, step in _walk(scenario.steps, "steps") + _walk(scenario.finally_, "finally"):
+    for loc, step in walk_steps(scenario.steps, "steps") + walk_steps(scenario.finally_, "finally"):
         if isinstance(step, StartStep) and step.start is not None and step.start.env:
             reasons.append(f"{loc} sets environment variables of the server process: the simulator runs no process")
         elif isinstance(step, InjectStep):
