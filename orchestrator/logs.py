@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from orchestrator.config import Paths
 from orchestrator.durable import open_private, private_directory
@@ -36,3 +38,17 @@ def setup_logging(paths: Paths, level: int, role: str) -> None:
         root.addHandler(handler)
     for noisy in ("httpx", "httpcore", "uvicorn.access", "mcp.server.streamable_http", "mcp.client"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+@contextmanager
+def logging_left_alone() -> Iterator[None]:
+    """Build an SDK server without it configuring this process's logging: `MCPServer()` calls
+    `logging.basicConfig(level=INFO)` when the root logger has no handler, which in the harness's
+    process (tool lists, simulated workers) would print every HTTP request the harness makes."""
+    root = logging.getLogger()
+    placeholder = logging.NullHandler()
+    root.addHandler(placeholder)
+    try:
+        yield
+    finally:
+        root.removeHandler(placeholder)

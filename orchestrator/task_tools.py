@@ -16,13 +16,14 @@ from typing import Annotated, Any, Literal, Protocol
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, TextContent
+from mcp_types import CallToolResult, TextContent, Tool
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from orchestrator import faultpoints, roles
 from orchestrator.blocking import run_blocking
 from orchestrator.errors import RestartError, RestartFailure
 from orchestrator.jobs import MAX_ARGV, MAX_DURATION_S, JobError, JobRunner, JobSpecError
+from orchestrator.logs import logging_left_alone
 from orchestrator.store import COMPLEXITIES, TASK_STATUSES, StoreError, StoreFullError
 from orchestrator.tasks import (
     MAX_ARTIFACTS,
@@ -363,3 +364,22 @@ def register_task_tools(app: MCPServer, served: Callable[[], ServedWorker]) -> l
         )
 
     return names
+
+
+_listed: list[Tool] = []
+
+
+async def task_tool_list() -> list[Tool]:
+    """The task tools as clients see them, from their registration in the code: the supervisor's
+    own list (whichever worker runs, or none) and what `chaos validate` checks scenarios against.
+    Built once per process (~40 ms; the simulator starts many supervisors)."""
+    if not _listed:
+        with logging_left_alone():
+            app = MCPServer("mcp-task-orchestrator-tools")
+        register_task_tools(app, _no_worker_in_this_process)
+        _listed.extend(await app.list_tools())
+    return list(_listed)
+
+
+def _no_worker_in_this_process() -> ServedWorker:
+    raise RuntimeError("this process lists the task tools; a worker process runs them")

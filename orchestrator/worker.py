@@ -33,7 +33,7 @@ from orchestrator.blocking import run_blocking
 from orchestrator.config import ConfigError, Paths, resolve_base_dir, resolve_log_level
 from orchestrator.errors import RestartError
 from orchestrator.jobs import JobRunner
-from orchestrator.logs import setup_logging
+from orchestrator.logs import logging_left_alone, setup_logging
 from orchestrator.store import StoreBusyError, StoreError, TaskStore, active_tasks
 from orchestrator.task_tools import register_task_tools
 from orchestrator.tasks import TaskService
@@ -373,11 +373,12 @@ def worker_app(standalone: bool) -> MCPServer:
     """The worker's MCP server, built once per process: building the tools' argument models is
     most of a worker's start-up. Its tools serve `serving()`, which is one worker per process live;
     the simulator runs several workers in one process on this one app."""
-    app = MCPServer(
-        "mcp-task-orchestrator-worker",
-        version=__version__,
-        instructions="Task orchestrator: plan tasks into specialist subtasks, execute and complete them.",
-    )
+    with logging_left_alone():  # the simulator builds it in the harness's process
+        app = MCPServer(
+            "mcp-task-orchestrator-worker",
+            version=__version__,
+            instructions="Task orchestrator: plan tasks into specialist subtasks, execute and complete them.",
+        )
     register_task_tools(app, serving)
     if standalone:
         register_standalone_restart(app)

@@ -1,8 +1,7 @@
 """The orchestrator's tools as a client sees them: names and argument names, for `validate`.
 
-Taken from the code, not written down again: the worker's task tools as its MCP app lists them
-(control_* tools are the supervisor's own and not forwarded to clients), and the supervisor's
-reboot tools from their argument models. A misspelled tool or argument is then a `validate`
+Taken from the code, not written down again: the task tools as the supervisor lists them (from
+their registration), and the supervisor's reboot tools from their argument models. A misspelled tool or argument is then a `validate`
 error with a did-you-mean, instead of a step that fails (or, before, passed) at run time.
 """
 
@@ -15,16 +14,15 @@ from concurrent.futures import ThreadPoolExecutor
 import anyio
 
 from orchestrator.supervisor.reboot_tools import MODELS
-from orchestrator.worker import CONTROL_PREFIX, worker_app
+from orchestrator.task_tools import task_tool_list
 
 
 @functools.cache
 def catalogue() -> dict[str, frozenset[str]]:
     """tool name -> the names of its arguments."""
-    app = worker_app(standalone=False)
-    with ThreadPoolExecutor(1) as pool:  # list_tools is async; validate may run inside an event loop
-        listed = pool.submit(anyio.run, app.list_tools).result()
-    tools = {t.name: frozenset(t.input_schema.get("properties", {})) for t in listed if not t.name.startswith(CONTROL_PREFIX)}
+    with ThreadPoolExecutor(1) as pool:  # the list is async; validate may run inside an event loop
+        listed = pool.submit(anyio.run, task_tool_list).result()
+    tools = {t.name: frozenset(t.input_schema.get("properties", {})) for t in listed}
     for name, model in MODELS.items():
         tools[name] = frozenset(field.alias or key for key, field in model.model_fields.items())
     return tools

@@ -22,7 +22,6 @@ from typing import Any
 import anyio
 import uvicorn
 from mcp.server.lowlevel import Server
-from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import CallToolRequestParams, CallToolResult, ListToolsResult, Tool
@@ -51,7 +50,7 @@ from orchestrator.supervisor.sessions import STATELESS_PREFIX, STDIO_SESSION_ID,
 from orchestrator.supervisor.strict import StrictArguments
 from orchestrator.supervisor.supervision import SupervisionPolicy
 from orchestrator.supervisor.worker_process import WorkerHandle
-from orchestrator.task_tools import register_task_tools
+from orchestrator.task_tools import task_tool_list
 
 log = logging.getLogger(__name__)
 
@@ -67,24 +66,6 @@ def reboot_tool_list() -> tuple[Tool, ...]:
         Tool(name=name, description=DESCRIPTIONS[name], input_schema=model.model_json_schema())
         for name, model in MODELS.items()
     )
-
-
-_task_tools: list[Tool] = []
-
-
-async def task_tool_list() -> list[Tool]:
-    """The task tools as clients see them, from their registration in the code: the orchestrator's
-    own list, whichever worker is running, or none. Built once per process (~40 ms; the simulator
-    starts many supervisors)."""
-    if not _task_tools:
-        app = MCPServer("mcp-task-orchestrator-tools")
-        register_task_tools(app, no_worker_in_this_process)
-        _task_tools.extend(await app.list_tools())
-    return list(_task_tools)
-
-
-def no_worker_in_this_process() -> Any:
-    raise RuntimeError("the supervisor lists the task tools; a worker process runs them")
 
 
 def session_of(ctx: Any) -> tuple[str, str]:
