@@ -280,7 +280,7 @@ class RestartCoordinator:
             await self._wait_for_crash_recovery(request)
             if request.graceful and runtime.degraded is None:
                 readiness = await self._settled_readiness()
-                if not readiness["ready"]:
+                if not readiness["ready"] and self._worker_running():
                     raise RestartFailure(
                         RestartError.SYSTEM_NOT_READY,
                         "system not ready for a graceful restart: " + "; ".join(readiness["issues"]),
@@ -288,6 +288,12 @@ class RestartCoordinator:
         except BaseException:
             runtime.restarting = False
             raise
+
+    def _worker_running(self) -> bool:
+        """Whether there is a worker to hand over from: a graceful restart of one that has just died
+        is not refused as not ready (its readiness cannot be had), it replaces it."""
+        handle = self.runtime.worker
+        return handle is not None and handle.alive and handle.process_running()
 
     async def _wait_for_crash_recovery(self, request: RestartRequest) -> None:
         """A crash recovery under way finishes first (no new one starts while a restart is claimed),
