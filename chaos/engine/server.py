@@ -10,7 +10,6 @@ fault-point faults can be armed before or after the start.
 from __future__ import annotations
 
 import dataclasses
-import os
 import signal
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -120,7 +119,8 @@ class Server:
             await http.stop(STOP_TIMEOUT_S)
 
     def supervisor_alive(self) -> bool:
-        return self.supervisor is not None and os.path.exists(f"/proc/{self.supervisor}")
+        """Running, or stopped: not gone, and not a zombie this harness has yet to reap (a runbook's pkill -9)."""
+        return self.supervisor is not None and ownership.process_state(self.supervisor) not in (None, "Z", "X")
 
     async def worker_pid(self) -> int | None:
         """The worker serving now. With two children (a restart under way, or the old worker of one
