@@ -182,7 +182,7 @@ class Planner:
             clients = 1  # the pipe is the one client
         self.connected = clients
         steps = [_step(CHECK, stop="SIGKILL")]
-        if self.rng.random() < 0.3:
+        if self.live and self.rng.random() < 0.3:  # its dead pid is a real process's: a journal would differ per run
             steps.append(_inject(self.index, "stale_lock", {"owner": "dead"}))
         return [*steps, start_step(clients, self.transport, wait_ready=False)]
 

@@ -102,10 +102,12 @@ class _Story:
         return f"{CLIENT_PREFIX}{self.index}-k{self.keys}"
 
     async def call(self, tool: str, **arguments: Any) -> dict[str, Any]:
-        response = await self.workload.call(self.index, tool, arguments)
-        with anyio.move_on_after(self.rng.uniform(0, self.workload.pause_s)):
-            await self.workload.stopping.wait()
-        return response
+        """The call, then a pause, whatever the answer (failing at full speed, a client would spin)."""
+        try:
+            return await self.workload.call(self.index, tool, arguments)
+        finally:
+            with anyio.move_on_after(self.rng.uniform(0.1, 1) * self.workload.pause_s):
+                await self.workload.stopping.wait()
 
     async def mutate(self, tool: str, **arguments: Any) -> dict[str, Any]:
         return await self.call(tool, **arguments, idempotency_key=self.key())
