@@ -48,10 +48,10 @@ def section(result: SoakResult) -> str:
     ) + "".join(f"<li><b>nemesis</b> {escape(o.event.label)}: {escape(o.message)}</li>" for o in result.nemesis_findings)
     verdict = "passed" if result.passed else "failed"
     return (
-        f"<section id=soak><h2>Soak <span class='badge {verdict}'>{verdict}</span></h2>"
+        f"<section id=soak><article class='card {verdict}'><h2>Soak <span class='badge {verdict}'>{verdict}</span></h2>"
         f"<p class=meta>{soak['events']} event(s), {soak['clients']} client(s), seed {soak['seed']}, mode {soak['mode']}</p>"
         f"<h3>Availability over time, nemesis windows shaded</h3>{availability_chart(result.scenario.journal, soak['nemesis'])}"
-        f"<table>{rows}</table>" + (f"<h3>Findings</h3><ul>{findings}</ul>" if findings else "") + "</section>"
+        f"<table>{rows}</table>" + (f"<h3>Findings</h3><ul>{findings}</ul>" if findings else "") + "</article></section>"
     )
 
 
@@ -71,7 +71,7 @@ def availability_chart(journal: dict[str, Any], events: list[dict[str, Any]]) ->
     for event in events:
         if event["opened_s"] is None:
             continue
-        colour = "#e53935" if event["outcome"] == "failed" else "#7e57c2"
+        colour = html.FAILED if event["outcome"] == "failed" else html.FAULT_COLOUR
         tip = f"{event['event']} {event['outcome']} {event['opened_s']:.2f}s..{event['closed_s']:.2f}s {event['message']}"
         shapes.append(
             f'<rect x="{x(event["opened_s"]):.1f}" y="5" width="{max(1.5, x(event["closed_s"]) - x(event["opened_s"])):.1f}" '
@@ -82,7 +82,7 @@ def availability_chart(journal: dict[str, Any], events: list[dict[str, Any]]) ->
         if outcomes:
             share = outcomes.count("ok") / len(outcomes)
             points.append(f"{x((index + 0.5) * span / SLICES):.1f},{5 + (1 - share) * (HEIGHT - 25):.1f}")
-    shapes.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="#43a047" stroke-width="2"/>')
+    shapes.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="{html.PASSED}" stroke-width="2"/>')
     shapes.append(f'<text x="4" y="12">100%</text><text x="4" y="{HEIGHT - 20}">0%</text>')
     shapes.append(f'<text x="{LEFT}" y="{HEIGHT - 4}">0s</text><text x="{WIDTH - 50}" y="{HEIGHT - 4}">{span:.1f}s</text>')
     return f'<svg width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img">{"".join(shapes)}</svg>'
