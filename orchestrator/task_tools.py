@@ -143,6 +143,21 @@ class ServedWorker(Protocol):
         """Raise ToolError while the worker must not take work (starting, maintenance)."""
 
 
+TASK_TOOLS = (  # the one list of the task tools' names; registration checks it
+    "orchestrator_initialize_session",
+    "orchestrator_plan_task",
+    "orchestrator_execute_subtask",
+    "orchestrator_complete_subtask",
+    "orchestrator_update_task",
+    "orchestrator_cancel_task",
+    "orchestrator_delete_task",
+    "orchestrator_query_tasks",
+    "orchestrator_get_status",
+    "orchestrator_synthesize_results",
+    "orchestrator_start_job",
+)
+
+
 def register_task_tools(app: MCPServer, served: Callable[[], ServedWorker]) -> list[str]:
     """Register the orchestrator_* task tools on `app`. Each call asks `served()` for the worker it
     serves, so one app can serve whichever worker runs in the calling context; its gate runs first."""
@@ -363,6 +378,8 @@ def register_task_tools(app: MCPServer, served: Callable[[], ServedWorker]) -> l
             )
         )
 
+    if tuple(names) != TASK_TOOLS:
+        raise RuntimeError(f"registered task tools {names} differ from TASK_TOOLS")
     return names
 
 

@@ -31,6 +31,7 @@ from orchestrator import __version__, clock, faultpoints, lockfile, rebuild, sna
 from orchestrator import store as db
 from orchestrator.blocking import run_blocking
 from orchestrator.config import ConfigError, Paths, resolve_base_dir, resolve_log_level
+from orchestrator.control import ControlTool
 from orchestrator.errors import RestartError
 from orchestrator.jobs import JobRunner
 from orchestrator.logs import logging_left_alone, setup_logging
@@ -40,7 +41,6 @@ from orchestrator.tasks import TaskService
 
 log = logging.getLogger(__name__)
 
-CONTROL_PREFIX = "control_"
 DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.EFBIG}
 DB_RETRY_PAUSE_S = 0.05
 DB_RETRY_WAIT_S = 0.5  # each WAL checkpoint attempt waits at most this long for a foreign lock
@@ -114,7 +114,7 @@ def database_state(state: WorkerState) -> dict[str, Any]:
 
 
 def register_control_tools(app: MCPServer) -> None:
-    @app.tool(name="control_facts", structured_output=True)
+    @app.tool(name=ControlTool.FACTS, structured_output=True)
     async def control_facts() -> dict[str, Any]:
         """Measured readiness and health facts of this worker process."""
         state = serving()
@@ -141,14 +141,14 @@ def register_control_tools(app: MCPServer) -> None:
             },
         }
 
-    @app.tool(name="control_integrity_check", structured_output=True)
+    @app.tool(name=ControlTool.INTEGRITY_CHECK, structured_output=True)
     async def control_integrity_check() -> dict[str, Any]:
         """`PRAGMA integrity_check` of the task database."""
         state = serving()
         ok, messages = await run_blocking(state.store.integrity_check)
         return {"ok": ok, "messages": messages[:20]}
 
-    @app.tool(name="control_fold_wal", structured_output=True)
+    @app.tool(name=ControlTool.FOLD_WAL, structured_output=True)
     async def control_fold_wal() -> dict[str, Any]:
         """Copy the WAL into the database now, without waiting for anyone (PASSIVE), so that the
         checkpoint inside the hand-over, while requests wait, has little left to do."""
@@ -159,13 +159,7 @@ def register_control_tools(app: MCPServer) -> None:
             return {"ok": False, "error": str(exc)}
         return {"ok": True, "busy": busy, "wal_pages": wal_pages, "checkpointed_pages": moved}
 
-    @app.tool(name="control_enter_maintenance", structured_output=True)
-    async def control_enter_maintenance() -> dict[str, Any]:
-        state = serving()
-        state.maintenance = True
-        return {"ok": True, "maintenance": True}
-
-    @app.tool(name="control_resume", structured_output=True)
+    @app.tool(name=ControlTool.RESUME, structured_output=True)
     async def control_resume() -> dict[str, Any]:
         """Roll back a restart on this worker: jobs run again and maintenance ends."""
         state = serving()
@@ -177,7 +171,7 @@ def register_control_tools(app: MCPServer) -> None:
         state.maintenance = False
         return {"ok": True, "maintenance": False, "jobs": state.running_jobs().stats()}
 
-    @app.tool(name="control_suspend", structured_output=True)
+    @app.tool(name=ControlTool.SUSPEND, structured_output=True)
     async def control_suspend(deadline_s: Annotated[float, Field(gt=0, le=300)]) -> dict[str, Any]:
         """Stop every job at a checkpoint, durably; report jobs that did not stop, and why."""
         state = serving()
@@ -205,7 +199,7 @@ def register_control_tools(app: MCPServer) -> None:
             return {**error, **report}
         return {"ok": True, **report}
 
-    @app.tool(name="control_write_snapshot", structured_output=True)
+    @app.tool(name=ControlTool.WRITE_SNAPSHOT, structured_output=True)
     async def control_write_snapshot(
         restart_reason: str,
         client_sessions: list[dict[str, Any]],
@@ -242,7 +236,7 @@ def register_control_tools(app: MCPServer) -> None:
             )
         return {"ok": True, **written.__dict__}
 
-    @app.tool(name="control_activate", structured_output=True)
+    @app.tool(name=ControlTool.ACTIVATE, structured_output=True)
     async def control_activate(mode: str) -> dict[str, Any]:
         """Start serving: `snapshot` restores from the newest valid snapshot (falling back to backups,
         then the database alone); `database` skips the snapshot; `interrupted` marks jobs that were
@@ -250,7 +244,7 @@ def register_control_tools(app: MCPServer) -> None:
         state = serving()
         return await activate(state, mode)
 
-    @app.tool(name="control_prepare_stop", structured_output=True)
+    @app.tool(name=ControlTool.PREPARE_STOP, structured_output=True)
     async def control_prepare_stop() -> dict[str, Any]:
         """Stop jobs (each keeps its last checkpoint in the database). The database stays open: a
         restart that fails after this rolls back to this worker, which then resumes its jobs; it

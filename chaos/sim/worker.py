@@ -24,6 +24,7 @@ from mcp_types import CallToolResult
 
 from orchestrator import clock, faultpoints
 from orchestrator.config import Paths
+from orchestrator.control import ControlTool
 from orchestrator.supervisor.worker_process import WorkerGone, WorkerHandle
 from orchestrator.worker import WorkerState, running_worker, serving, serving_as
 
@@ -44,7 +45,7 @@ class InProcessWorker(WorkerHandle):
     async def start(self, task_group: TaskGroup, timeout_s: float) -> None:
         with anyio.fail_after(timeout_s):
             await task_group.start(self._run)
-            await self.control("control_facts", {}, timeout_s)
+            await self.control(ControlTool.FACTS, {}, timeout_s)
         self.ready_after_s = clock.monotonic() - self.started_monotonic
 
     async def _run(self, *, task_status: TaskStatus[None]) -> None:

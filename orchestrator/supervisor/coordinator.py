@@ -21,6 +21,7 @@ from typing import Any
 import anyio
 
 from orchestrator import clock
+from orchestrator.control import ControlTool
 from orchestrator.errors import RestartError, RestartFailure
 from orchestrator.history import HistoryEntry
 from orchestrator.supervisor.runtime import Runtime
@@ -103,7 +104,7 @@ class RestartCoordinator:
         if handle is None or not handle.alive:
             return None, "no worker process is running"
         try:
-            return await handle.control("control_facts", {}, self.runtime.settings.control_timeout_s), None
+            return await handle.control(ControlTool.FACTS, {}, self.runtime.settings.control_timeout_s), None
         except TimeoutError:
             state = "stopped (SIGSTOP)" if handle.is_stopped_by_signal() else "not answering"
             return (
@@ -372,7 +373,7 @@ class RestartCoordinator:
         suspended: list[dict[str, Any]] = []
         if request.preserve_state:
             report = await self._control(
-                old, "control_suspend", {"deadline_s": self._worker_deadline(deadline)}, deadline
+                old, ControlTool.SUSPEND, {"deadline_s": self._worker_deadline(deadline)}, deadline
             )
             suspended = report.get("suspended", [])
             tracker.enter(
@@ -380,7 +381,7 @@ class RestartCoordinator:
             )
             written = await self._control(
                 old,
-                "control_write_snapshot",
+                ControlTool.WRITE_SNAPSHOT,
                 {
                     "restart_reason": request.reason,
                     "client_sessions": runtime.sessions.snapshot_records(),
@@ -398,7 +399,7 @@ class RestartCoordinator:
                 "serializing_state", "state preservation off: no snapshot, jobs come back interrupted"
             )
             tracker.enter("closing_connections", "stopping the old worker's jobs")
-            await self._control(old, "control_prepare_stop", {}, deadline)
+            await self._control(old, ControlTool.PREPARE_STOP, {}, deadline)
 
     def _skip_hand_over(self, old: WorkerHandle | None) -> None:
         tracker = self.runtime.tracker
@@ -429,13 +430,13 @@ class RestartCoordinator:
         reports what stops it (a worker that does not answer is found stuck in the hand-over)."""
         with anyio.move_on_after(FOLD_WAL_TIMEOUT_S):
             try:
-                await old.control("control_fold_wal", {}, FOLD_WAL_TIMEOUT_S)
+                await old.control(ControlTool.FOLD_WAL, {}, FOLD_WAL_TIMEOUT_S)
             except (WorkerGone, WorkerCallFailed, TimeoutError) as exc:
                 log.info("WAL not folded before the hand-over: %s", exc)
 
     async def _check_database(self, old: WorkerHandle, deadline: float) -> None:
         """`PRAGMA integrity_check` before anything is disturbed: a damaged database is RESTART_008 up front."""
-        integrity = await self._control(old, "control_integrity_check", {}, deadline, check_ok=False)
+        integrity = await self._control(old, ControlTool.INTEGRITY_CHECK, {}, deadline, check_ok=False)
         if not integrity.get("ok"):
             raise RestartFailure(
                 RestartError.DATABASE_ERROR,
@@ -493,7 +494,7 @@ class RestartCoordinator:
         """The old worker serves again: jobs resume and its maintenance mode ends."""
         with anyio.CancelScope(shield=True):
             try:
-                await old.control("control_resume", {}, ROLLBACK_TIMEOUT_S)
+                await old.control(ControlTool.RESUME, {}, ROLLBACK_TIMEOUT_S)
             except (TimeoutError, WorkerGone, WorkerCallFailed) as exc:
                 log.error("rollback: worker pid %s did not resume (%s); it stays in place", old.pid, exc)
                 self.runtime.tracker.note_error(
@@ -503,7 +504,7 @@ class RestartCoordinator:
     async def _stop_old(self, old: WorkerHandle) -> None:
         with anyio.move_on_after(self.runtime.settings.stop_grace_s):
             try:
-                await old.control("control_prepare_stop", {}, self.runtime.settings.stop_grace_s)
+                await old.control(ControlTool.PREPARE_STOP, {}, self.runtime.settings.stop_grace_s)
             except (TimeoutError, WorkerGone, WorkerCallFailed) as exc:
                 log.warning("old worker pid %s did not stop cleanly: %s", old.pid, exc)
         await old.stop(self.runtime.settings.stop_grace_s)

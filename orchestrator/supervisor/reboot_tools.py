@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Valida
 from orchestrator import __version__, clock
 from orchestrator.blocking import run_blocking
 from orchestrator.clock import utc_iso
+from orchestrator.control import ControlTool
 from orchestrator.supervisor.coordinator import REASONS, RestartCoordinator, RestartRequest
 from orchestrator.supervisor.runtime import Runtime
 from orchestrator.supervisor.sessions import OPERATOR, PING_TIMEOUT_S, Caller, probe
@@ -180,7 +181,7 @@ class RebootTools:
         if handle is None or not handle.alive:
             return {**database, "status": "unknown", "integrity_check": None}
         try:
-            integrity = await handle.control("control_integrity_check", {}, self.runtime.settings.control_timeout_s)
+            integrity = await handle.control(ControlTool.INTEGRITY_CHECK, {}, self.runtime.settings.control_timeout_s)
         except Exception as exc:  # reported, not raised: a health check must answer
             return {**database, "status": "unknown", "integrity_check": {"ok": None, "messages": [str(exc)]}}
         if not integrity["ok"]:

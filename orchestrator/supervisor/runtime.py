@@ -20,6 +20,7 @@ from mcp_types import CallToolResult, TextContent, Tool
 
 from orchestrator import clock, entropy
 from orchestrator.config import Paths
+from orchestrator.control import ControlTool
 from orchestrator.errors import RestartError, RestartFailure
 from orchestrator.history import HistoryEntry, RestartHistory
 from orchestrator.supervisor.buffer import RequestBuffer
@@ -121,7 +122,7 @@ class Runtime:
         return handle
 
     async def activate(self, handle: WorkerHandle, mode: str, timeout_s: float) -> dict[str, Any]:
-        result = await handle.control("control_activate", {"mode": mode}, timeout_s)
+        result = await handle.control(ControlTool.ACTIVATE, {"mode": mode}, timeout_s)
         if not result.get("ok"):
             raise RestartFailure(RestartError.by_code(result["error_code"]), result["error"])
         return result
@@ -334,7 +335,7 @@ class Runtime:
     async def forward(self, session_id: str, name: str, arguments: dict[str, Any]) -> CallToolResult:
         """Send a task tool call to the current worker, buffering during a restart, replaying on a crash."""
         arguments = dict(arguments)
-        if self.is_mutating(name) and not arguments.get(IDEMPOTENCY_ARGUMENT):
+        if self.is_mutating(name) and arguments.get(IDEMPOTENCY_ARGUMENT) is None:  # "" is refused, not replaced
             arguments[IDEMPOTENCY_ARGUMENT] = entropy.new_id()
         record = self.sessions.get(session_id)
         for _attempt in range(MAX_REPLAYS):

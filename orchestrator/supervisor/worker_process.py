@@ -22,6 +22,7 @@ from mcp_types import CallToolRequest, CallToolRequestParams, CallToolResult
 
 from orchestrator import clock
 from orchestrator.config import Paths
+from orchestrator.control import ControlTool
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ class WorkerHandle:
         task_group.start_soon(self._name_while_starting)
         with anyio.fail_after(timeout_s):
             await task_group.start(self._run)
-            facts = await self.control("control_facts", {}, timeout_s)
+            facts = await self.control(ControlTool.FACTS, {}, timeout_s)
         self.pid = int(facts["pid"])
         self.ready_after_s = clock.monotonic() - self.started_monotonic
         task_group.start_soon(self._watch_process)

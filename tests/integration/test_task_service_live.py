@@ -11,40 +11,24 @@ import sys
 
 import anyio
 import pytest
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS
 
 from chaos.live import HttpOrchestrator, call, http_orchestrator, stdio_client
 from chaos.waiting import wait_until
 from orchestrator.config import Paths
+from orchestrator.supervisor.reboot_tools import MODELS
+from orchestrator.task_tools import TASK_TOOLS
 from tests.integration.helpers import all_tasks, health, plan
 
 pytestmark = pytest.mark.live
 
-TASK_TOOLS = {
-    "orchestrator_initialize_session",
-    "orchestrator_plan_task",
-    "orchestrator_execute_subtask",
-    "orchestrator_complete_subtask",
-    "orchestrator_update_task",
-    "orchestrator_cancel_task",
-    "orchestrator_delete_task",
-    "orchestrator_query_tasks",
-    "orchestrator_get_status",
-    "orchestrator_synthesize_results",
-}
-REBOOT_TOOLS = {
-    "orchestrator_restart_server",
-    "orchestrator_health_check",
-    "orchestrator_shutdown_prepare",
-    "orchestrator_restart_status",
-    "orchestrator_reconnect_test",
-}
 
 
 async def test_stdio_lifecycle_plan_execute_complete_query(base_dir):
     async with stdio_client(base_dir) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
-        assert TASK_TOOLS | REBOOT_TOOLS <= names
-        assert not any(name.startswith("control_") for name in names)
+        assert names == set(TASK_TOOLS) | set(MODELS)  # no control_* tool among them
 
         session = await call(client, "orchestrator_initialize_session", {"client_name": "pytest"})
         assert session.get("session_id")
@@ -80,15 +64,25 @@ async def test_bad_arguments_are_refused_and_change_nothing(base_dir):
             ("orchestrator_health_check", {"unknown_flag": True}),
         ]
         for tool, arguments in bad_calls:
-            result = await client.call_tool(tool, arguments)
-            assert result.is_error, (tool, arguments, result)
-            text = " ".join(getattr(block, "text", "") for block in result.content)
+            text = await refusal(client, tool, arguments)
             assert text.strip(), "an error must say what is wrong"
         timeout_error = await client.call_tool("orchestrator_restart_server", {"timeout": 5})
         assert "timeout" in timeout_error.content[0].text and "10" in timeout_error.content[0].text
         assert await all_tasks(client) == before
         status = await call(client, "orchestrator_restart_status", {"include_history": True})
         assert status["history"]["total_restarts"] == 0, "a refused argument must not count as a restart"
+
+
+async def refusal(client, tool: str, arguments: dict) -> str:
+    """What the server says to a refused call: a tool error, or (unknown argument names, NaN) an
+    invalid-params protocol error, as MCP has it for invalid arguments."""
+    try:
+        result = await client.call_tool(tool, arguments)
+    except MCPError as exc:
+        assert exc.error.code == INVALID_PARAMS, (tool, arguments, exc)
+        return exc.error.message
+    assert result.is_error, (tool, arguments, result)
+    return " ".join(getattr(block, "text", "") for block in result.content)
 
 
 async def test_two_http_clients_at_once(base_dir):

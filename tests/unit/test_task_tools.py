@@ -17,22 +17,10 @@ from mcp.server.mcpserver.exceptions import ToolError
 from orchestrator.config import ALLOW_COMMAND_JOBS_ENV, Paths
 from orchestrator.jobs import JobRunner
 from orchestrator.store import TaskStore
-from orchestrator.task_tools import register_task_tools
+from orchestrator.task_tools import TASK_TOOLS, register_task_tools
 from orchestrator.tasks import TaskService
 
-TOOLS = {
-    "orchestrator_initialize_session",
-    "orchestrator_plan_task",
-    "orchestrator_execute_subtask",
-    "orchestrator_complete_subtask",
-    "orchestrator_update_task",
-    "orchestrator_cancel_task",
-    "orchestrator_delete_task",
-    "orchestrator_query_tasks",
-    "orchestrator_get_status",
-    "orchestrator_synthesize_results",
-    "orchestrator_start_job",
-}
+TOOLS = set(TASK_TOOLS)
 
 
 async def wait_until_async(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
@@ -241,3 +229,11 @@ async def test_delete_archives_by_default(tmp_path):
         assert deleted["action"] == "archived"
         assert (await h.ok("orchestrator_query_tasks"))["total"] == 0
         assert await h.task_count() == 3
+
+
+async def test_the_worker_registers_exactly_the_control_tools_the_supervisor_calls():
+    from orchestrator.control import ControlTool
+    from orchestrator.worker import worker_app
+
+    names = {tool.name for tool in await worker_app(standalone=False).list_tools()}
+    assert names == set(TASK_TOOLS) | {str(member) for member in ControlTool}
