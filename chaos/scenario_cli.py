@@ -48,7 +48,11 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--jobs", "-j", type=_positive, default=1, metavar="N", help="run up to N scenarios at once (default 1)")
     run.add_argument("--workdir", type=Path, metavar="DIR", help="make each scenario's directory here (default: the temp dir)")
     run.add_argument("--keep", action="store_true", help="keep the directories of passing scenarios too (failing ones always are)")
-    run.add_argument("--quiet", "-q", action="store_true", help="no line per step, only per scenario")
+    run.add_argument("--quiet", "-q", action="store_true",
+                     help="only the scenarios that did not pass or had a FALLBACK, and the progress line")
+    run.add_argument("--verbose", "-v", action="store_true",
+                     help="every step as it happens, prefixed by its scenario (by default a scenario's failed steps are "
+                     "printed with its result, when it ends, so scenarios running at once do not interleave)")
     run.add_argument("--mode", choices=("live", "sim"), default="live",
                      help="live (default): real processes and faults; sim: supervisor and workers in this process on a "
                      "virtual clock, faults at fault points, runs in milliseconds and replays exactly from --seed "
@@ -152,7 +156,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_NOTHING
     command = _command_line(args)
     started = time.time()
-    reporter = ConsoleReporter(len(selected), steps=not args.quiet)
+    names = [item.scenario.name for item in selected]
+    reporter = ConsoleReporter.for_run(names, args.mode, args.jobs, None, args.quiet, args.verbose, sys.stdout)
     options = RunOptions(workdir=args.workdir, keep=args.keep, mode=args.mode, seed=args.seed, require_real=args.require_real)
     try:
         if args.mode == "sim":
@@ -165,6 +170,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted: every orchestrator this run started was stopped", file=sys.stderr)
         return 130
+    finally:
+        reporter.close()
     print()
     print(summary_table(results))
     for result in results:

@@ -18,7 +18,7 @@ from chaos.engine import RunOptions, run_scenario
 from chaos.interrupt import interruptible
 from chaos.journal import RunInfo
 from chaos.report import default_directory, write_reports
-from chaos.report.console import ConsoleReporter
+from chaos.report.console import VERBOSE, ConsoleReporter
 from chaos.runbook import markdown, plan
 from chaos.runbook.verdict import Verdict, judge, write_report
 from chaos.scenario import load_scenario
@@ -82,7 +82,7 @@ def run_runbook(runbook_path: Path, incident_path: Path, report: Path, workdir: 
         print("\n".join(str(p) for p in loaded.problems), file=sys.stderr)
         raise markdown.RunbookError(f"{scenario_path}: the runbook's scenario does not validate (the problems are above)")
     started = time.time()
-    reporter = None if quiet else ConsoleReporter(1, steps=True)
+    reporter = None if quiet else ConsoleReporter(1, verbosity=VERBOSE)
     result = anyio.run(interruptible, run_scenario, loaded, RunOptions(workdir=workdir), reporter)
     command = shlex.join(["python", "-m", "chaos", "runbook", str(runbook_path), "--incident", str(incident_path)])
     write_reports(report, [result], RunInfo(command, started, time.time() - started))

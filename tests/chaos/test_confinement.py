@@ -12,9 +12,10 @@ import pytest
 
 from chaos.engine import RunOptions, run_scenario
 from chaos.engine import lifecycle
+from chaos.engine.failure import ScenarioResult
 from chaos.journal import StepRecord
 from chaos.namespace import NEEDS, Confinement, user_namespace_refusal
-from chaos.report.console import ConsoleReporter
+from chaos.report.console import QUIET, ConsoleReporter
 from chaos.scenario import load_paths
 from orchestrator.config import Paths
 
@@ -58,8 +59,10 @@ def test_a_confined_scenario_the_kernel_will_not_confine_is_skipped_with_the_rea
 
 
 def test_a_fault_that_falls_back_says_fallback_on_the_console_even_when_quiet(capsys):
-    console = ConsoleReporter(1, steps=False)
+    console = ConsoleReporter(1, verbosity=QUIET)
+    console.scenario_started("s", "s.yaml")
     record = StepRecord("steps[3]", "inject", "inject disk_full", 9, 0.0, 0.1, "passed", result={"real": False, "fallback_reason": "not confined"})
     console.step_finished("s", record)
     console.step_finished("s", StepRecord("steps[4]", "inject", "inject corrupt_state", 10, 0.0, 0.1, "passed", result={"real": True}))
-    assert capsys.readouterr().out == "  s  FALLBACK steps[3]     inject disk_full: not confined\n"
+    console.scenario_finished(ScenarioResult("s", "s.yaml", "passed", 0.1, [], {}))
+    assert capsys.readouterr().out == "[1/1] PASSED s  0.1s\n    FALLBACK steps[3]     inject disk_full: not confined\n"
