@@ -26,7 +26,8 @@ from benchmarks.record import machine, save
 from chaos.live import call, http_orchestrator
 from chaos.waiting import wait_until
 from orchestrator.config import Paths
-from orchestrator.store import TaskStore, insert_task
+from orchestrator.rows import insert_task
+from orchestrator.store import TaskStore
 
 
 def prepare_database(directory: Path, active_tasks: int) -> Path:

@@ -26,10 +26,11 @@ import anyio
 import anyio.abc
 
 from orchestrator import clock
-from orchestrator import store as db
+from orchestrator import rows as db
 from orchestrator.blocking import run_blocking
 from orchestrator.config import ALLOW_COMMAND_JOBS_ENV, command_jobs_allowed
-from orchestrator.store import StoreBusyError, StoreError, TaskStore, utc_now
+from orchestrator.rows import utc_now
+from orchestrator.store import StoreBusyError, StoreError, TaskStore
 
 log = logging.getLogger(__name__)
 

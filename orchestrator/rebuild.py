@@ -20,7 +20,8 @@ from typing import Any
 from orchestrator import clock, snapshot
 from orchestrator.config import Paths
 from orchestrator.durable import fsync_directory, write_atomically
-from orchestrator.store import SNAPSHOT_TABLES, StoreError, TaskStore, load_tables
+from orchestrator.store import StoreError, TaskStore
+from orchestrator.table_copy import SNAPSHOT_TABLES, load_tables
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from typing import Any
 from orchestrator import __version__, clock, faultpoints
 from orchestrator.config import Paths
 from orchestrator.durable import fsync_directory, remove_stale_temps, temp_name, write_synced
-from orchestrator.store import SNAPSHOT_TABLES
+from orchestrator.table_copy import SNAPSHOT_TABLES
 
 SNAPSHOT_VERSION = 2  # 2: `tables`, a copy of the database's rows, from which it can be rebuilt
 BACKUPS_KEPT = 10
@@ -101,7 +101,7 @@ def build_snapshot(
     tables: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """A snapshot document; `tables` (from `store.dump_tables`) is what a database can be rebuilt from."""
+    """A snapshot document; `tables` (from `table_copy.dump_tables`) is what a database can be rebuilt from."""
     document: dict[str, Any] = {
         "version": SNAPSHOT_VERSION,
         "timestamp": (now or clock.utc_now()).isoformat(),

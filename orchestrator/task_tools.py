@@ -24,7 +24,8 @@ from orchestrator.blocking import run_blocking
 from orchestrator.errors import RestartError, RestartFailure
 from orchestrator.jobs import MAX_ARGV, MAX_DURATION_S, JobError, JobRunner, JobSpecError
 from orchestrator.logs import logging_left_alone
-from orchestrator.store import COMPLEXITIES, TASK_STATUSES, StoreError, StoreFullError
+from orchestrator.rows import COMPLEXITIES, TASK_STATUSES
+from orchestrator.store import StoreError, StoreFullError
 from orchestrator.tasks import (
     MAX_ARTIFACTS,
     MAX_KEY,

@@ -19,9 +19,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from orchestrator import roles
-from orchestrator import store as db
+from orchestrator import rows as db
 from orchestrator.jobs import RESUMABLE_STATUSES, JobSpecError, parse_job_spec
-from orchestrator.store import COMPLEXITIES, TASK_STATUSES, TaskStore
+from orchestrator.rows import COMPLEXITIES, TASK_STATUSES
+from orchestrator.store import TaskStore
 
 MAX_TITLE = 200
 MAX_TEXT = 10_000

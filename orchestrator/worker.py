@@ -27,15 +27,15 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from orchestrator import __version__, clock, faultpoints, lockfile, rebuild, snapshot
-from orchestrator import store as db
+from orchestrator import __version__, clock, faultpoints, lockfile, rebuild, snapshot, table_copy
 from orchestrator.blocking import run_blocking
 from orchestrator.config import ConfigError, Paths, resolve_base_dir, resolve_log_level
 from orchestrator.control import ControlTool
 from orchestrator.errors import RestartError
 from orchestrator.jobs import JobRunner
 from orchestrator.logs import logging_left_alone, setup_logging
-from orchestrator.store import StoreBusyError, StoreError, TaskStore, active_tasks
+from orchestrator.rows import active_tasks
+from orchestrator.store import StoreBusyError, StoreError, TaskStore
 from orchestrator.task_tools import register_task_tools
 from orchestrator.tasks import TaskService
 
@@ -57,7 +57,7 @@ class WorkerState:
     maintenance: bool = False
     restore_report: dict[str, Any] | None = None
     database_problem: rebuild.DatabaseProblem | None = None  # found at start, repaired at activation
-    idempotency_window_s: float = db.IDEMPOTENCY_WINDOW_S
+    idempotency_window_s: float = table_copy.IDEMPOTENCY_WINDOW_S
     started_at: str = field(default_factory=lambda: clock.utc_now().isoformat())
 
     def gate(self) -> None:
@@ -212,9 +212,9 @@ def register_control_tools(app: MCPServer) -> None:
         try:
             await faultpoints.reached("snapshot.write")
             wal = await checkpoint_database(state.store, deadline)
-            since = db.idempotency_since(state.idempotency_window_s)
+            since = table_copy.idempotency_since(state.idempotency_window_s)
             active, (tables, left_out) = await run_blocking(
-                state.store.read, lambda conn: (active_tasks(conn), db.dump_tables(conn, since))
+                state.store.read, lambda conn: (active_tasks(conn), table_copy.dump_tables(conn, since))
             )
             copy = {"left_out": left_out, "idempotency_keys_since": since}
             document = snapshot.build_snapshot(
@@ -304,10 +304,10 @@ async def activate(state: WorkerState, mode: str) -> dict[str, Any]:
 async def prune_idempotency_keys(state: WorkerState) -> int:
     """Forget the idempotency keys outside the window. Counted first, so that a database another
     process holds locked does not keep activation waiting for a write with nothing to do."""
-    since = db.idempotency_since(state.idempotency_window_s)
-    if not await run_blocking(state.store.read, lambda conn: db.idempotency_keys_outside(conn, since)):
+    since = table_copy.idempotency_since(state.idempotency_window_s)
+    if not await run_blocking(state.store.read, lambda conn: table_copy.idempotency_keys_outside(conn, since)):
         return 0
-    return await run_blocking(state.store.write, lambda conn: db.prune_idempotency(conn, since))
+    return await run_blocking(state.store.write, lambda conn: table_copy.prune_idempotency(conn, since))
 
 
 async def repair_database(state: WorkerState) -> dict[str, Any] | None:
@@ -383,7 +383,7 @@ def worker_app(standalone: bool) -> MCPServer:
 
 @asynccontextmanager
 async def running_worker(
-    paths: Paths, standalone: bool, idempotency_window_s: float = db.IDEMPOTENCY_WINDOW_S
+    paths: Paths, standalone: bool, idempotency_window_s: float = table_copy.IDEMPOTENCY_WINDOW_S
 ) -> AsyncIterator[MCPServer]:
     """A worker's state, jobs and MCP server, from start-up until its jobs are stopped.
 
@@ -446,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         paths = Paths(resolve_base_dir(args.base_dir))
         setup_logging(paths, resolve_log_level(args.log_level), "worker")
-        idempotency_window_s = db.resolve_idempotency_window(os.environ.get(db.IDEMPOTENCY_WINDOW_ENV))
+        idempotency_window_s = table_copy.resolve_idempotency_window(os.environ.get(table_copy.IDEMPOTENCY_WINDOW_ENV))
     except (ConfigError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

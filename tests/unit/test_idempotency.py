@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator import store as db
+from orchestrator import store as schema
 from orchestrator.config import Paths
 from orchestrator.store import IdempotencyConflictError, TaskStore, arguments_digest
 from orchestrator.tasks import TaskService
@@ -68,7 +68,7 @@ def test_a_database_from_before_digests_is_migrated_and_its_keys_still_replay(tm
     path = Paths(tmp_path).database
     path.parent.mkdir(parents=True)
     old = sqlite3.connect(path, isolation_level=None)
-    for statement in db.MIGRATIONS[0]:
+    for statement in schema.MIGRATIONS[0]:
         old.execute(statement)
     old.execute("PRAGMA user_version = 1")
     old.execute(
@@ -77,7 +77,7 @@ def test_a_database_from_before_digests_is_migrated_and_its_keys_still_replay(tm
     old.close()
     store = TaskStore(path)
     try:
-        assert store.schema_version == len(db.MIGRATIONS)
+        assert store.schema_version == len(schema.MIGRATIONS)
         # No digest was recorded, so any arguments are accepted, as before.
         assert store.run_idempotent("old", "tool", lambda conn: {"second": 2}, {"any": "thing"}) == {"first": 1}
         store.run_idempotent("new", "tool", lambda conn: {}, {"x": 1})

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator import store as db
+from orchestrator import rows as db
 from orchestrator.config import ALLOW_COMMAND_JOBS_ENV, Paths
 from orchestrator.jobs import JobError, JobRunner, JobSpecError, parse_job_spec
 from orchestrator.store import StoreBusyError, TaskStore

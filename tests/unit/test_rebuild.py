@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
-from orchestrator import snapshot, store
+from orchestrator import snapshot, table_copy
 from orchestrator.config import ConfigError, Paths
 from orchestrator.worker import running_worker
 from tests.unit.test_snapshot import CORRUPTIONS, NOT_REGULAR
@@ -31,7 +31,7 @@ JOB = {"kind": "builtin", "duration_s": 600, "checkpoint_interval_s": 0.05}
 
 @asynccontextmanager
 async def worker(
-    base: Path, activate: str | None = "snapshot", window_s: float = store.IDEMPOTENCY_WINDOW_S
+    base: Path, activate: str | None = "snapshot", window_s: float = table_copy.IDEMPOTENCY_WINDOW_S
 ) -> AsyncIterator[Client]:
     async with running_worker(Paths(base), False, window_s) as app, Client(app) as client:
         if activate is not None:
@@ -240,17 +240,17 @@ async def test_a_worker_prunes_the_keys_past_the_window_when_it_activates(tmp_pa
         report = (await ok(client, "control_activate", mode="snapshot"))["restore_report"]
     with sqlite3.connect(Paths(tmp_path).database) as conn:
         left = [row[0] for row in conn.execute("SELECT key FROM idempotency ORDER BY rowid")]
-        since = store.idempotency_since(3600)
-        assert store.dump_tables(conn, since, keep=1)[0]["idempotency"]["rows"][0][0] == "third", "the newest of the count"
+        since = table_copy.idempotency_since(3600)
+        assert table_copy.dump_tables(conn, since, keep=1)[0]["idempotency"]["rows"][0][0] == "third", "the newest of the count"
     assert report["idempotency_keys_pruned"] == 1 and left == ["second", "third"]
 
 
 @pytest.mark.parametrize("raw", ["0", "-5", "nan", "inf", "a day"])
 def test_an_idempotency_window_that_is_not_a_positive_number_of_seconds_is_refused(raw):
-    with pytest.raises(ConfigError, match=store.IDEMPOTENCY_WINDOW_ENV):
-        store.resolve_idempotency_window(raw)
-    assert store.resolve_idempotency_window(None) == store.resolve_idempotency_window(" ") == 24 * 3600
-    assert store.resolve_idempotency_window("2.5") == 2.5
+    with pytest.raises(ConfigError, match=table_copy.IDEMPOTENCY_WINDOW_ENV):
+        table_copy.resolve_idempotency_window(raw)
+    assert table_copy.resolve_idempotency_window(None) == table_copy.resolve_idempotency_window(" ") == 24 * 3600
+    assert table_copy.resolve_idempotency_window("2.5") == 2.5
 
 
 @pytest.fixture(scope="module")

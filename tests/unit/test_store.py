@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestrator import store as db
+from orchestrator import rows as db
+from orchestrator import store as schema
 from orchestrator.config import Paths
 from orchestrator.store import IdempotencyConflictError, StoreBusyError, StoreError, TaskStore
 
@@ -39,7 +40,7 @@ def count(store: TaskStore, table: str) -> int:
 
 
 def test_open_applies_schema_with_durable_settings(store):
-    assert store.schema_version == len(db.MIGRATIONS)
+    assert store.schema_version == len(schema.MIGRATIONS)
     pragmas = store.read(
         lambda conn: {
             name: conn.execute(f"PRAGMA {name}").fetchone()[0]
@@ -56,7 +57,7 @@ def test_reopen_keeps_data_and_does_not_reapply_migrations(tmp_path):
     first.close()
     again = TaskStore(path)  # re-running CREATE TABLE would raise here
     try:
-        assert again.schema_version == len(db.MIGRATIONS)
+        assert again.schema_version == len(schema.MIGRATIONS)
         assert again.read(lambda conn: db.get_task(conn, task["id"]))["title"] == "survives"
     finally:
         again.close()
@@ -65,14 +66,14 @@ def test_reopen_keeps_data_and_does_not_reapply_migrations(tmp_path):
 def test_failed_migration_applies_nothing(tmp_path, monkeypatch):
     path = Paths(tmp_path).database
     TaskStore(path).close()
-    broken = (*db.MIGRATIONS, ("CREATE TABLE extra (x)", "THIS IS NOT SQL"))
-    monkeypatch.setattr(db, "MIGRATIONS", broken)
+    broken = (*schema.MIGRATIONS, ("CREATE TABLE extra (x)", "THIS IS NOT SQL"))
+    monkeypatch.setattr(schema, "MIGRATIONS", broken)
     with pytest.raises(StoreError):
         TaskStore(path)
     monkeypatch.undo()
     reopened = TaskStore(path)
     try:
-        assert reopened.schema_version == len(db.MIGRATIONS)
+        assert reopened.schema_version == len(schema.MIGRATIONS)
         tables = reopened.read(lambda conn: [r[0] for r in conn.execute("SELECT name FROM sqlite_master")])
         assert "extra" not in tables
     finally:
@@ -146,7 +147,7 @@ def test_database_facts_are_measured(store):
     assert facts["size_bytes"] == store.path.stat().st_size > 0
     assert facts["wal_size_bytes"] > 0  # the insert is in the WAL until a checkpoint
     assert facts["journal_mode"] == "wal"
-    assert facts["schema_version"] == len(db.MIGRATIONS)
+    assert facts["schema_version"] == len(schema.MIGRATIONS)
     assert facts["task_counts"]["pending"] == 1
     assert facts["busy_timeout_s"] == 5.0
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestrator import store as db
+from orchestrator import rows as db
 from orchestrator.config import ALLOW_COMMAND_JOBS_ENV, Paths
 from orchestrator.roles import ROLES
 from orchestrator.store import TaskStore
