@@ -1,35 +1,27 @@
-"""`python -m chaos run | validate | coverage`: the scenario subcommands of the harness's command line.
+"""`python -m chaos run | validate | coverage | report`: the scenario subcommands of the harness's command line.
 
 `add_subcommands(subparsers)` adds them to chaos.cli's parser; each sets `run` to a function of
-the parsed arguments that returns the exit status, as chaos.cli expects.
+the parsed arguments that returns the exit status, as chaos.cli expects. Each function imports
+what it needs itself, so `--help` and `validate` start without the engine, the simulator and mcp.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 import time
-from datetime import UTC
 from pathlib import Path
-
-import anyio
-
-from chaos.coverage import from_journal, from_scenarios, matrix, render_text
-from chaos.engine import RunOptions
-from chaos.engine.batch import run_all
-from chaos.engine.select import ExpressionError, select
-from chaos.interrupt import interruptible
-from chaos.journal import RunInfo
-from chaos.report import default_directory, write_reports
-from chaos.report.console import ConsoleReporter, summary_table
-from chaos.scenario import Loaded, load_paths
-from chaos.sim.clock import EPOCH
-from chaos.sim.run import run_all_simulated
+from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOTHING = 0, 1, 2, 5
 DEFAULT_PATHS = ["scenarios"]
+
+
+def add_format(parser: argparse.ArgumentParser) -> None:
+    """`--format text|json`, the same on every subcommand that reports something."""
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="text (default) or json: one JSON document on stdout, everything else on stderr")
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
@@ -45,6 +37,16 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--report", type=Path, metavar="DIR", help="where the reports go (default: reports/<UTC timestamp>/)")
     run.add_argument("-k", metavar="EXPR", dest="keyword", help="only scenarios matching EXPR: words matched against name, "
                      "file, tags, guide ids and error codes, combined with and/or/not (as pytest -k)")
+    run.add_argument("--shard", type=_shard, metavar="K/N",
+                     help="run only the K-th of N parts of the selection (K from 1), for N CI jobs: parts of about equal "
+                     "expected time, the same in every job, each scenario in exactly one (merge the reports with "
+                     "'python -m chaos report merge')")
+    run.add_argument("--durations", type=Path, metavar="JOURNAL",
+                     help="a journal.json of an earlier run: the expected time of each scenario, for --shard and the "
+                     "start order (default for --shard: the sizes of the scenario files)")
+    run.add_argument("-x", "--exitfirst", dest="maxfail", action="store_const", const=1, help="same as --maxfail 1")
+    run.add_argument("--maxfail", type=_positive, metavar="N",
+                     help="start no more scenarios after N failed (those running finish; the rest are reported not run)")
     run.add_argument("--jobs", "-j", type=_positive, default=1, metavar="N", help="run up to N scenarios at once (default 1)")
     run.add_argument("--workdir", type=Path, metavar="DIR", help="make each scenario's directory here (default: the temp dir)")
     run.add_argument("--keep", action="store_true", help="keep the directories of passing scenarios too (failing ones always are)")
@@ -60,6 +62,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--require-real", action="store_true",
                      help="fail a scenario at any fault that falls back (a fault point, not the real thing; console and report say FALLBACK)")
     run.add_argument("--seed", type=int, metavar="N", help="sim mode: the seed of every random choice (default: each scenario's sim_seed, else 0)")
+    add_format(run)
     run.set_defaults(run=cmd_run)
 
     validate = subparsers.add_parser(
@@ -70,6 +73,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
         "some problem.",
     )
     validate.add_argument("paths", nargs="*", default=DEFAULT_PATHS, metavar="PATH", help="files or directories (default: scenarios)")
+    add_format(validate)
     validate.set_defaults(run=cmd_validate)
 
     coverage = subparsers.add_parser(
@@ -81,9 +85,24 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     )
     coverage.add_argument("--journal", type=Path, metavar="FILE", help="a run's journal.json: count only what its passing steps asserted")
     coverage.add_argument("paths", nargs="*", default=DEFAULT_PATHS, metavar="PATH", help="files or directories (default: scenarios)")
-    coverage.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
+    add_format(coverage)
     coverage.add_argument("--fail-under", type=float, metavar="PERCENT", help="exit 1 if fewer than PERCENT of the items are covered")
     coverage.set_defaults(run=cmd_coverage)
+
+    report = subparsers.add_parser(
+        "report",
+        usage="python -m chaos report DIR [--out DIR]\n       python -m chaos report merge DIR... --out DIR",
+        help="Render a run's junit.xml and report.html again from its journal.json, or merge the runs of shards.",
+        description="'report DIR' writes DIR/junit.xml and DIR/report.html again from DIR/journal.json (or into --out). "
+        "'report merge DIR... --out DIR' merges the journals of shards (chaos run --shard K/N) into one journal.json, "
+        "junit.xml and report.html, totals counted over all; a scenario found in two of them is an error. (A report "
+        "directory named 'merge' is written ./merge.) Exit status: 0 all passed, 1 some failed, 2 unreadable or "
+        "overlapping journals.",
+    )
+    report.add_argument("directories", nargs="+", metavar="DIR")
+    report.add_argument("--out", type=Path, metavar="DIR", help="where to write (merge: required; default: DIR itself)")
+    add_format(report)
+    report.set_defaults(run=cmd_report)
 
 
 def _positive(text: str) -> int:
@@ -93,34 +112,59 @@ def _positive(text: str) -> int:
     return value
 
 
-def _load(paths: list[str]) -> tuple[list[Loaded], int]:
-    """Load and validate; print every problem to stderr; return the files and the problem count."""
+def _shard(text: str) -> tuple[int, int]:
+    from chaos.engine.select import parse_shard
+
+    return parse_shard(text)
+
+
+def _emit(document: Any) -> None:
+    print(json.dumps(document, indent=2))
+
+
+def _problems(paths: list[str]) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Load and validate: the files, and every problem as {file, line, column, message} (line and
+    column None for a problem of the file as a whole)."""
+    from chaos.scenario import load_paths
+
     loaded, missing = load_paths(paths)
-    problems = 0
-    for path in missing:
-        print(f"{path}: no such file or directory", file=sys.stderr)
-        problems += 1
+    problems = [{"file": path, "line": None, "column": None, "message": "no such file or directory"} for path in missing]
     if not loaded and not missing:
-        print(f"no scenario files (*.yaml, *.yml) under {' '.join(paths)}", file=sys.stderr)
-        problems += 1
-    for item in loaded:
-        for problem in item.problems:
-            print(problem, file=sys.stderr)
-            problems += 1
+        problems.append({"file": " ".join(paths), "line": None, "column": None, "message": "no scenario files (*.yaml, *.yml)"})
+    problems += [vars(problem) for item in loaded for problem in item.problems]
     return loaded, problems
 
 
+def _problem_text(problem: dict[str, Any]) -> str:
+    where = problem["file"] if problem["line"] is None else f"{problem['file']}:{problem['line']}:{problem['column']}"
+    return f"{where}: {problem['message']}"
+
+
+def _load(paths: list[str]) -> tuple[list[Any], int]:
+    """Load and validate; print every problem to stderr; return the files and the problem count."""
+    loaded, problems = _problems(paths)
+    for problem in problems:
+        print(_problem_text(problem), file=sys.stderr)
+    return loaded, len(problems)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
-    loaded, problems = _load(args.paths)
+    if args.format == "json":
+        loaded, problems = _problems(args.paths)
+        _emit({"files": len(loaded), "valid": sum(item.ok for item in loaded), "problems": problems})
+        return EXIT_FAILED if problems else EXIT_OK
+    loaded, count = _load(args.paths)
     bad = sum(1 for item in loaded if not item.ok)
-    if problems:
-        print(f"{problems} problem(s) in {bad} of {len(loaded)} file(s)", file=sys.stderr)
+    if count:
+        print(f"{count} problem(s) in {bad} of {len(loaded)} file(s)", file=sys.stderr)
         return EXIT_FAILED
     print(f"{len(loaded)} scenario file(s) valid")
     return EXIT_OK
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
+    from chaos.coverage import from_journal, from_scenarios, matrix, render_text
+
     if args.journal is not None:
         try:
             evidence, problems = from_journal(json.loads(args.journal.read_text())), 0
@@ -131,7 +175,10 @@ def cmd_coverage(args: argparse.Namespace) -> int:
         loaded, problems = _load(args.paths)
         evidence = from_scenarios([item.scenario for item in loaded if item.scenario is not None])
     report = matrix(evidence)
-    print(json.dumps(report, indent=2) if args.format == "json" else render_text(report))
+    if args.format == "json":
+        _emit(report)
+    else:
+        print(render_text(report))
     if problems:
         print(f"{problems} problem(s): invalid files are not counted; fix them (python -m chaos validate)", file=sys.stderr)
         return EXIT_FAILED
@@ -141,64 +188,172 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _choose(args: argparse.Namespace, loaded: list[Any], out: Any) -> tuple[list[Any] | None, dict[str, float] | None]:
+    """The scenarios to run (-k, then --shard) and the durations to order them by; None: nothing, said why."""
+    from chaos.engine.batch import journal_durations
+    from chaos.engine.select import ExpressionError, expected_seconds, select, shard
+
+    try:
+        selected = select(loaded, args.keyword)
+        durations = journal_durations(args.durations) if args.durations else None
+    except ExpressionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None, None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"error: --durations {args.durations}: not a run's journal ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return None, None
+    if not selected:
+        print(f"no scenario matches -k {args.keyword!r} ({len(loaded)} found)", file=sys.stderr)
+        return [], durations
+    if args.shard:
+        part, parts = args.shard
+        mine = shard(selected, part, parts, durations or {})
+        weights = dict(zip((item.scenario.name for item in selected), expected_seconds(selected, durations or {}), strict=True))
+        unit = "s" if durations else " bytes"
+        print(f"shard {part}/{parts}: {len(mine)} of {len(selected)} scenario(s), expected "
+              f"{sum(weights[item.scenario.name] for item in mine):.0f}{unit} of {sum(weights.values()):.0f}{unit} "
+              f"(from {args.durations or 'the file sizes: no --durations'})", file=out)
+        if not mine:
+            print(f"shard {part}/{parts} is empty: {len(selected)} scenario(s) for {parts} shards", file=sys.stderr)
+        selected = mine
+    return selected, durations
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    import anyio
+
+    from chaos.engine import RunOptions
+    from chaos.engine.batch import run_all
+    from chaos.interrupt import interruptible
+    from chaos.report import default_directory, write_reports
+    from chaos.report.console import ConsoleReporter, summary_table
+    from chaos.sim.run import run_all_simulated
+
+    out = sys.stderr if args.format == "json" else sys.stdout  # stdout holds only the JSON summary
     loaded, problems = _load(args.paths)
     if problems:
         print(f"{problems} problem(s) in the scenario files: nothing was run (python -m chaos validate shows them)", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        selected = select(loaded, args.keyword)
-    except ExpressionError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    selected, durations = _choose(args, loaded, out)
+    if selected is None:
         return EXIT_USAGE
     if not selected:
-        print(f"no scenario matches -k {args.keyword!r} ({len(loaded)} found)", file=sys.stderr)
         return EXIT_NOTHING
     command = _command_line(args)
     started = time.time()
     names = [item.scenario.name for item in selected]
-    reporter = ConsoleReporter.for_run(names, args.mode, args.jobs, None, args.quiet, args.verbose, sys.stdout)
+    reporter = ConsoleReporter.for_run(names, args.mode, args.jobs, durations, args.quiet, args.verbose, out)
     options = RunOptions(workdir=args.workdir, keep=args.keep, mode=args.mode, seed=args.seed, require_real=args.require_real)
     try:
         if args.mode == "sim":
             seeds = "each scenario's own seed" if args.seed is None else f"seed {args.seed}"
-            print(f"simulating {len(selected)} scenario(s), {seeds}")
-            results = run_all_simulated(selected, options, reporter)
+            print(f"simulating {len(selected)} scenario(s), {seeds}", file=out)
+            results = run_all_simulated(selected, options, reporter, args.maxfail)
         else:
-            print(f"running {len(selected)} scenario(s), {args.jobs} at a time")
-            results = anyio.run(interruptible, run_all, selected, args.jobs, options, reporter)
+            print(f"running {len(selected)} scenario(s), {args.jobs} at a time", file=out)
+            results = anyio.run(interruptible, run_all, selected, args.jobs, options, reporter, durations, args.maxfail)
     except KeyboardInterrupt:
         print("interrupted: every orchestrator this run started was stopped", file=sys.stderr)
         return 130
     finally:
         reporter.close()
-    print()
-    print(summary_table(results))
+    print(file=out)
+    print(summary_table(results), file=out)
     for result in results:
         if result.outcome == "skipped":
-            print()
-            print(f"SKIPPED {result.name} ({result.file}): " + "; ".join(note["text"] for note in result.journal["notes"]))
+            print(file=out)
+            print(f"SKIPPED {result.name} ({result.file}): " + "; ".join(note["text"] for note in result.journal["notes"]), file=out)
         elif not result.passed:
-            print()
-            print(result.report())
-    if args.mode == "sim":  # times of the simulation, so that the same seed writes the same journal
-        info = RunInfo(command, EPOCH.replace(tzinfo=UTC).timestamp(), sum(r.duration_s for r in results), "sim", args.seed)
-    else:
-        info = RunInfo(command, started, time.time() - started)
-    written = write_reports(args.report or default_directory(), results, info)
-    print()
-    print(f"report: {written['report.html']}  (junit.xml, journal.json beside it)")
+            print(file=out)
+            print(result.report(), file=out)
+    ran = {result.name for result in results}
+    not_run = [item.scenario.name for item in selected if item.scenario.name not in ran]
+    if not_run:
+        print(f"\nstopped after {args.maxfail} failure(s) (--maxfail): {len(not_run)} scenario(s) not run", file=out)
+    written = write_reports(args.report or default_directory(), results, _run_info(args, command, started, results))
+    print(file=out)
+    print(f"report: {written['report.html']}  (junit.xml, journal.json beside it)", file=out)
+    if args.format == "json":
+        _emit(_summary(command, results, not_run, written["report.html"].parent))
     return EXIT_OK if all(result.outcome in ("passed", "skipped") for result in results) else EXIT_FAILED
 
 
+def _run_info(args: argparse.Namespace, command: str, started: float, results: list[Any]) -> Any:
+    from datetime import UTC
+
+    from chaos.journal import RunInfo
+    from chaos.sim.clock import EPOCH
+
+    if args.mode == "sim":  # times of the simulation, so that the same seed writes the same journal
+        return RunInfo(command, EPOCH.replace(tzinfo=UTC).timestamp(), sum(r.duration_s for r in results), "sim", args.seed)
+    return RunInfo(command, started, time.time() - started)
+
+
+def _summary(command: str, results: list[Any], not_run: list[str], directory: Path) -> dict[str, Any]:
+    """`run --format json`: the totals, each scenario's outcome, first failure and reproduce command."""
+    from chaos.report.merge import outcome_totals
+
+    return {
+        "command": command,
+        "totals": {**outcome_totals([result.outcome for result in results]), "not_run": len(not_run)},
+        "report": str(directory),
+        "scenarios": [
+            {
+                "name": result.name,
+                "file": result.file,
+                "outcome": result.outcome,
+                "duration_s": result.duration_s,
+                "failure": result.failures[0].headline() if result.failures else None,
+                "reproduce": result.reproduce,
+            }
+            for result in results
+        ],
+        "not_run": not_run,
+    }
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from chaos.report.merge import JournalError, merge, outcome_totals, regenerate
+
+    words = args.directories
+    merging = words[0] == "merge"
+    if merging and (len(words) < 2 or args.out is None):
+        print("error: report merge DIR... --out DIR: at least one DIR, and --out", file=sys.stderr)
+        return EXIT_USAGE
+    if not merging and len(words) != 1:
+        print(f"error: report DIR takes one directory, got {len(words)} (to merge shards: report merge DIR... --out DIR)", file=sys.stderr)
+        return EXIT_USAGE
+    out = sys.stderr if args.format == "json" else sys.stdout
+    try:
+        if merging:
+            results, written = merge([Path(word) for word in words[1:]], args.out)
+        else:
+            results, written = regenerate(Path(words[0]), args.out or Path(words[0]))
+    except JournalError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    totals = outcome_totals([result.outcome for result in results])
+    print(", ".join(f"{count} {outcome}" for outcome, count in totals.items() if count) or "no scenarios", file=out)
+    print(f"report: {written['report.html']}  ({', '.join(sorted(name for name in written if name != 'report.html'))} beside it)", file=out)
+    if args.format == "json":
+        _emit({"totals": totals, "written": {name: str(path) for name, path in written.items()}})
+    return EXIT_OK if not totals["failed"] and not totals["error"] else EXIT_FAILED
+
+
 def _command_line(args: argparse.Namespace) -> str:
-    words = ["python", "-m", "chaos", "run", *args.paths]
+    from chaos.engine.failure import chaos_command
+
+    words = ["run", *args.paths]
     if args.keyword:
         words += ["-k", args.keyword]
+    if args.shard:
+        words += ["--shard", "/".join(map(str, args.shard))]
+    if args.durations:
+        words += ["--durations", str(args.durations)]
     if args.jobs != 1:
         words += ["--jobs", str(args.jobs)]
     if args.mode == "sim":
         words += ["--mode", "sim"] + ([] if args.seed is None else ["--seed", str(args.seed)])
     if args.require_real:
         words.append("--require-real")
-    return shlex.join(words)
+    return chaos_command(*words)

@@ -33,6 +33,12 @@ def _modified(path: Path) -> float:
         return 0.0  # removed meanwhile: reading it is skipped
 
 
+def journal_durations(journal: Path) -> dict[str, float]:
+    """Scenario name -> seconds it took, for each scenario that passed in one run's journal.json."""
+    scenarios = json.loads(journal.read_text())["scenarios"]
+    return {scenario["name"]: scenario["duration_s"] for scenario in scenarios if scenario.get("outcome") == "passed"}
+
+
 def recorded_durations(reports: Path | None = None) -> dict[str, float]:
     """Scenario name -> seconds its latest passing run took, from the newest journals under `reports`
     (by modification time: runs may name their report folders as they like)."""
@@ -41,12 +47,10 @@ def recorded_durations(reports: Path | None = None) -> dict[str, float]:
     journals = sorted(reports.glob("*/journal.json"), key=_modified, reverse=True)
     for journal in journals[:RECENT_JOURNALS]:
         try:
-            scenarios = json.loads(journal.read_text())["scenarios"]
+            found = journal_durations(journal)
         except (OSError, ValueError, KeyError, TypeError):
             continue  # a journal being written, or from another version: ordering is only a hint
-        for scenario in scenarios:
-            if scenario.get("outcome") == "passed":
-                durations.setdefault(scenario["name"], scenario["duration_s"])
+        durations = found | durations  # the newer journal's figure wins
     return durations
 
 
@@ -63,16 +67,23 @@ def longest_first(loaded: list[Loaded], durations: dict[str, float]) -> list[int
     return sorted(range(len(loaded)), key=expected)  # stable: file order among equals
 
 
+def enough_failures(results: list[ScenarioResult], maxfail: int | None) -> bool:
+    """Whether `-x/--maxfail N` says to start no more scenarios: N have failed or erred."""
+    return maxfail is not None and sum(result.outcome in ("failed", "error") for result in results) >= maxfail
+
+
 async def run_all(
     loaded: list[Loaded],
     jobs: int,
     options: RunOptions,
     reporter: Reporter | None = None,
     durations: dict[str, float] | None = None,
+    maxfail: int | None = None,
 ) -> list[ScenarioResult]:
     """Run every scenario, up to `jobs` at once; the results in the order of `loaded`.
 
     `durations` (scenario name -> expected seconds) orders the start; by default, as recorded.
+    After `maxfail` failures no scenario starts (those running finish): the results omit them.
     """
     limiter = anyio.CapacityLimiter(max(1, jobs))
     results: list[ScenarioResult | None] = [None] * len(loaded)
@@ -80,7 +91,8 @@ async def run_all(
 
     async def one(index: int, item: Loaded) -> None:
         async with limiter:
-            results[index] = await run_scenario(item, options, reporter)
+            if not enough_failures([result for result in results if result is not None], maxfail):
+                results[index] = await run_scenario(item, options, reporter)
 
     async with anyio.create_task_group() as group:
         for index in order:  # the limiter admits waiting tasks in the order they asked

@@ -8,6 +8,7 @@ command that runs the scenario again.
 from __future__ import annotations
 
 import shlex
+import sys
 import traceback
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -30,10 +31,15 @@ def describe_error(exc: BaseException) -> str:
     return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
+def chaos_command(*words: str) -> str:
+    """`python -m chaos WORDS` with this interpreter's own path, so that it runs from any shell
+    (a bare `python` needs the virtualenv activated first)."""
+    return shlex.join([sys.executable, "-m", "chaos", *words])
+
+
 def reproduce_command(file: str, seed: int | None = None) -> str:
     """The one line that runs a scenario again: in sim mode with its seed, which replays it exactly."""
-    command = f"python -m chaos run {shlex.quote(file)}"
-    return command if seed is None else f"{command} --mode sim --seed {seed}"
+    return chaos_command("run", file, *([] if seed is None else ["--mode", "sim", "--seed", str(seed)]))
 
 
 @dataclass

@@ -9,9 +9,9 @@ the file fails the same way.
 from __future__ import annotations
 
 import re
-import shlex
 from pathlib import Path
 
+from chaos.engine.failure import reproduce_command
 from chaos.engine.lifecycle import RunOptions
 from chaos.explore.compile import compile_schedule
 from chaos.explore.judge import Verdict, judge
@@ -32,7 +32,7 @@ def scenario_name(exploration: Exploration) -> str:
 
 
 def replay_command(path: Path, schedule: Schedule) -> str:
-    return shlex.join(["python", "-m", "chaos", "run", display_path(path), "--mode", "sim", "--seed", str(schedule.seed)])
+    return reproduce_command(display_path(path), schedule.seed)
 
 
 def write_finding(exploration: Exploration, out_dir: Path) -> Path:

@@ -16,8 +16,13 @@ def default_directory() -> Path:
 
 def write_reports(directory: Path, results: list[ScenarioResult], info: RunInfo) -> dict[str, Path]:
     directory.mkdir(parents=True, exist_ok=True)
-    written = {name: directory / name for name in ("junit.xml", "journal.json", "report.html")}
+    write_journal(directory / "journal.json", info, [result.journal for result in results])
+    return {"journal.json": directory / "journal.json", **write_views(directory, results, info)}
+
+
+def write_views(directory: Path, results: list[ScenarioResult], info: RunInfo) -> dict[str, Path]:
+    """junit.xml and report.html, the two files rendered from what the journal holds."""
+    written = {name: directory / name for name in ("junit.xml", "report.html")}
     written["junit.xml"].write_bytes(junit.render(results, info.started, info.duration_s))
-    write_journal(written["journal.json"], info, [result.journal for result in results])
     written["report.html"].write_text(html.render(results, info.command, info.started, info.duration_s), encoding="utf-8")
     return written

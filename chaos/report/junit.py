@@ -10,9 +10,10 @@ from chaos.journal import iso
 
 
 def classname(file: str) -> str:
-    """scenarios/basics/healthy-restart.yaml -> scenarios.basics (how CI tools group cases)."""
-    parts = Path(file).with_suffix("").parts[:-1]
-    return ".".join(parts) or "scenarios"
+    """scenarios/basics/healthy-restart.yaml -> scenarios.basics.healthy-restart.yaml: the file's path
+    dotted, as pytest's --junitxml names the class of the plugin's item (chaos.pytest_plugin), so a
+    scenario has one id, classname and name (the scenario's), whichever of the two ran it."""
+    return Path(file).as_posix().replace("/", ".")
 
 
 def render(results: list[ScenarioResult], started: float, duration_s: float) -> bytes:

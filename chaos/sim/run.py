@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import anyio
 
+from chaos.engine.batch import enough_failures
 from chaos.engine.failure import ScenarioResult
 from chaos.engine.lifecycle import Reporter, RunOptions, run_scenario, skipped_result
 from chaos.scenario import Loaded
@@ -60,6 +61,14 @@ def run_simulated(loaded: Loaded, options: RunOptions, reporter: Reporter | None
     return simulate(run_scenario, loaded, options, reporter, seed=options.seed)
 
 
-def run_all_simulated(loaded: list[Loaded], options: RunOptions, reporter: Reporter | None = None) -> list[ScenarioResult]:
-    """One after another: a simulated run is CPU only, so running two at once would not be faster."""
-    return [run_simulated(item, options, reporter) for item in loaded]
+def run_all_simulated(
+    loaded: list[Loaded], options: RunOptions, reporter: Reporter | None = None, maxfail: int | None = None
+) -> list[ScenarioResult]:
+    """One after another: a simulated run is CPU only, so running two at once would not be faster.
+    After `maxfail` failures the rest are not run (as chaos.engine.batch.run_all)."""
+    results: list[ScenarioResult] = []
+    for item in loaded:
+        if enough_failures(results, maxfail):
+            break
+        results.append(run_simulated(item, options, reporter))
+    return results

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import anyio
@@ -137,7 +138,7 @@ def test_a_catalogue_scenario_with_a_wrong_expectation_fails_naming_line_expecte
         report = result.report()
         said = rf"{re.escape(f'{copy}:{line}: {path}')}\n\s+expected: {re.escape(expected)}\n\s+actual:   {re.escape(actual)}\n"
         assert re.search(said, report), report
-        assert re.search(rf"reproduce: python -m chaos run \S*{copy.name}", report), report
+        assert re.search(rf"reproduce: {re.escape(sys.executable)} -m chaos run \S*{copy.name}", report), report
     finally:
         if result.kept_dir:
             shutil.rmtree(result.kept_dir, ignore_errors=True)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
 
+from chaos import pytest_plugin
+from chaos.engine import RunOptions, ScenarioResult
+from chaos.scenario import Loaded
+
+from .support import cli
 from .test_run import PASSING
 
 pytest_plugins = ["pytester"]
@@ -86,7 +92,7 @@ def test_scenarios_run_under_xdist_with_junit_and_read_like_the_cli(scenario_dir
         '          expected: "complete"',
         '          actual:   "idle"',
     ]
-    result.stdout.fnmatch_lines([literal(line) for line in expected] + [f"*reproduce: python -m chaos run {wrong}"])
+    result.stdout.fnmatch_lines([literal(line) for line in expected] + [f"*reproduce: {sys.executable} -m chaos run {wrong}"])
     cases = {case.get("name"): case for case in ET.parse(junit).getroot().iter("testcase")}
     assert sorted(cases) == ["good", "wrong"] and cases["wrong"].find("failure") is not None
     assert [p.name.split("-")[1] for p in (scenario_dir.path / "runs").iterdir()] == ["wrong"]  # kept: it failed
@@ -112,3 +118,27 @@ def test_asked_for_it_collects_only_under_chaos_scenarios_never_a_ci_file_with_s
     result = scenario_dir.runpytest("--collect-only", "-q")
     result.stdout.fnmatch_lines(["scenarios/good.yaml::good", "scenarios/wrong.yaml::wrong", "*2 tests collected*"])
     assert "deploy" not in result.stdout.str()
+
+
+def test_the_plugin_and_chaos_run_give_a_scenario_the_same_junit_id(
+    scenario_dir: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """classname (the file's path, dotted) and name (the scenario's), however the scenario ran.
+    The plugin's run is faked: only the ids are compared; chaos run simulates its scenario."""
+
+    async def passed(loaded: Loaded, options: RunOptions) -> ScenarioResult:
+        return ScenarioResult(loaded.scenario.name, loaded.source.name, "passed", 0.0, [], {})
+
+    monkeypatch.setattr(pytest_plugin, "run_scenario", passed)
+    for other in ("wrong.yaml", "ci.yaml"):  # chaos run takes every YAML file for a scenario
+        (scenario_dir.path / "scenarios" / other).unlink()
+    nested = scenario_dir.path / "scenarios" / "nested"
+    nested.mkdir()
+    (nested / "deep.yaml").write_text(PASSING.format(name="deep"))
+    scenario_dir.runpytest("-p", "chaos.pytest_plugin", "--junitxml=plugin.xml", "-p", "no:cacheprovider", "scenarios").assert_outcomes(passed=2)
+    assert cli(["run", "scenarios", "--mode", "sim", "-q", "--report", "run", "--workdir", "runs"]) == 0
+
+    def ids(path: str) -> set[tuple[str | None, str | None]]:
+        return {(case.get("classname"), case.get("name")) for case in ET.parse(scenario_dir.path / path).getroot().iter("testcase")}
+
+    assert ids("plugin.xml") == ids("run/junit.xml") == {("scenarios.good.yaml", "good"), ("scenarios.nested.deep.yaml", "deep")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -131,7 +132,7 @@ def test_cli_runs_in_parallel_and_reports_a_failure_where_it_was_written(tmp_pat
     bad = str(tmp_path / "bad.yaml")
     assert f"{bad}:11: steps[2] call: expectation not met" in out
     assert f"{bad}:11: current_status.maintenance_mode\n          expected: true\n          actual:   false" in out
-    assert f"reproduce: python -m chaos run {bad}" in out
+    assert f"reproduce: {sys.executable} -m chaos run {bad}" in out
     assert "[2/2]" in out and " PASSED " in out and " FAILED " in out
     kept = next(line.split("files kept in ")[1].split(" ")[0] for line in out.splitlines() if "files kept in" in line)
     assert processes_under(Path(kept)) == []
@@ -149,7 +150,7 @@ def test_cli_runs_in_parallel_and_reports_a_failure_where_it_was_written(tmp_pat
     assert all(c["completed_s"] >= c["invoked_s"] for c in by_name["good"]["calls"])
 
     html = (report / "report.html").read_text()
-    assert "<svg" in html and "Coverage of the guide" in html and f"python -m chaos run {bad}" in html
+    assert "<svg" in html and "Coverage of the guide" in html and f"{sys.executable} -m chaos run {bad}" in html
     assert "http://" not in html.replace("http://127.0.0.1", "") and "<script" not in html  # self-contained
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,7 +114,7 @@ def test_a_failure_in_sim_mode_prints_the_replay_command_with_its_seed(tmp_path,
     argv = ["run", str(scenario), "--mode", "sim", "--seed", "4", "--report", str(tmp_path / "report"), "--workdir", str(tmp_path / "runs"), "-q"]
     assert cli(argv) == 1
     out = capsys.readouterr().out
-    assert f"reproduce: python -m chaos run {scenario} --mode sim --seed 4" in out
+    assert f"reproduce: {sys.executable} -m chaos run {scenario} --mode sim --seed 4" in out  # no venv to activate
     assert 'expected: "RESTART_005"' in out and 'actual:   "RESTART_004"' in out
 
 
