@@ -10,12 +10,13 @@ command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 command -v lsof >/dev/null 2>&1 || missing+=(lsof)
 command -v netstat >/dev/null 2>&1 || missing+=(net-tools)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)  # tests/report/test_browser.py renders a report headless
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${missing[*]}" >&2
-    apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "setup: please install ${missing[*]} (needed by the guide's runbook steps)" >&2
+    echo "setup: please install ${missing[*]} (needed by the guide's runbook steps and the report's browser test)" >&2
   fi
 fi
 
