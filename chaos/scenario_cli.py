@@ -37,7 +37,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--report", type=Path, metavar="DIR", help="where the reports go (default: reports/<UTC timestamp>/)")
     run.add_argument("-k", metavar="EXPR", dest="keyword", help="only scenarios matching EXPR: words matched against name, "
                      "file, tags, guide ids and error codes, combined with and/or/not (as pytest -k)")
-    run.add_argument("--shard", type=_shard, metavar="K/N",
+    run.add_argument("--shard", type=shard_argument, metavar="K/N",
                      help="run only the K-th of N parts of the selection (K from 1), for N CI jobs: parts of about equal "
                      "expected time, the same in every job, each scenario in exactly one (merge the reports with "
                      "'python -m chaos report merge')")
@@ -112,7 +112,8 @@ def _positive(text: str) -> int:
     return value
 
 
-def _shard(text: str) -> tuple[int, int]:
+def shard_argument(text: str) -> tuple[int, int]:
+    """`--shard K/N` for argparse (chaos.engine.select.parse_shard, imported when used)."""
     from chaos.engine.select import parse_shard
 
     return parse_shard(text)

@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-EXIT_CLEAN, EXIT_FOUND, EXIT_INTERRUPTED = 0, 1, 130
+from chaos.scenario_cli import shard_argument
+
+EXIT_CLEAN, EXIT_FOUND, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROGRESS_EVERY_S = 10.0
 
 
@@ -39,6 +41,9 @@ def configure_explore(parser: argparse.ArgumentParser) -> None:
                         "the schedules; the first finding stops them all (default 1)")
     parser.add_argument("--max-steps", type=_positive, default=6, metavar="K",
                         help="at most K moves between the start and the final recovery (default 6)")
+    parser.add_argument("--shard", type=shard_argument, metavar="K/N",
+                        help="explore only the K-th of N parts (needs --seed): N CI jobs with --jobs J draw together "
+                        "what one job with --jobs N*J would, job K the seeds S+(K-1)*J .. S+K*J-1")
 
 
 class Progress:
@@ -70,22 +75,35 @@ def explore(args: argparse.Namespace) -> int:
     the moment. Exit status: 0 nothing found, 1 a finding (its file and replay command are printed),
     130 interrupted (Ctrl-C)."""
     from chaos.explore.finding import replay, replay_command, write_finding
-    from chaos.explore.parallel import explore_in_parts
+    from chaos.explore.parallel import assigned, explore_in_parts
     from chaos.explore.run import run_schedule
     from chaos.explore.search import explore as search
 
+    if args.shard and args.seed is None:
+        print("error: --shard needs --seed: every shard must draw from the same seed", file=sys.stderr)
+        return EXIT_USAGE
     logging.getLogger().addHandler(logging.NullHandler())  # the orchestrator's warnings are the point, not news
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
+    shard = args.shard or (1, 1)
+    parts = assigned(args.seeds, args.jobs, shard)
+    seeds = f"seeds {seed + parts[0][0]}..{seed + parts[-1][0]} side by side" if len(parts) > 1 else ""
     print(f"exploring {args.seeds} schedule(s) of up to {args.max_steps} move(s), seed {seed} (--seed {seed} draws them again)"
-          + (f", on {args.jobs} cores: seeds {seed}..{seed + args.jobs - 1} side by side" if args.jobs > 1 else ""))
+          + (f", on {len(parts)} cores: {seeds}" if seeds else ""))
+    if args.shard:
+        print(f"shard {shard[0]}/{shard[1]}: {sum(share for _, share in parts)} of them"
+              + ("" if len(parts) != 1 else f", seed {seed + parts[0][0]}"))
+    if not parts:
+        print("nothing to explore in this shard: fewer schedules than parts")
+        return EXIT_CLEAN
     workdir = Path(tempfile.mkdtemp(prefix="chaos-explore-"))
     progress = Progress()
     try:
-        if args.jobs > 1:
+        if len(parts) > 1:
             judged = lambda schedule, part_dir: run_schedule(schedule, part_dir).verdict  # noqa: E731
-            exploration, total = explore_in_parts(seed, args.seeds, args.jobs, args.max_steps, judged, progress, workdir)
+            exploration, total = explore_in_parts(seed, args.seeds, args.jobs, args.max_steps, judged, progress, workdir, shard)
         else:
-            exploration = search(seed, args.seeds, args.max_steps, lambda schedule: run_schedule(schedule, workdir).verdict, progress)
+            ((offset, share),) = parts
+            exploration = search(seed + offset, share, args.max_steps, lambda schedule: run_schedule(schedule, workdir).verdict, progress)
             total = exploration.tally
         print(_summary(total))
         if exploration.note:

@@ -7,6 +7,9 @@ are told to stop after their current run. The finding keeps its part's seed and 
 names the one-process command that draws it again (`--seed S+i`). Ctrl-C reaches every process of
 the group; the parts ignore it, and this process stops them as it does after a finding. Parts are
 forked, so they need nothing pickled but their results and inherit the harness as it was set up.
+
+`--shard K/N` spreads the same over N CI jobs: with `--jobs J` each, job K runs parts (K-1)*J to
+K*J-1 of N*J, so the N jobs together draw exactly the schedules one job of N*J cores would.
 """
 
 from __future__ import annotations
@@ -36,6 +39,14 @@ def shares(count: int, jobs: int) -> list[int]:
     return [count // jobs + (part < count % jobs) for part in range(min(jobs, count))]
 
 
+def assigned(count: int, jobs: int, shard: tuple[int, int] = (1, 1)) -> list[tuple[int, int]]:
+    """(seed offset, schedules) of each part this process runs: shard K/N of `jobs` parts each
+    (none when N*jobs parts leave this shard nothing to draw)."""
+    part, parts = shard
+    everyone = shares(count, parts * jobs)
+    return [(offset, everyone[offset]) for offset in range((part - 1) * jobs, part * jobs) if offset < len(everyone)]
+
+
 def explore_in_parts(
     seed: int,
     count: int,
@@ -44,6 +55,7 @@ def explore_in_parts(
     run: Callable[[Any, Path], Any],
     progress: Callable[[Tally], None],
     workdir: Path,
+    shard: tuple[int, int] = (1, 1),
 ) -> tuple[Exploration, Tally]:
     """Run the parts; return the finding's exploration (else the first part's) and the tally of all.
 
@@ -53,8 +65,8 @@ def explore_in_parts(
     updates: multiprocessing.Queue = context.Queue()
     stop = context.Event()
     processes = [
-        context.Process(target=_part, args=(part, seed + part, share, max_moves, run, workdir, updates, stop), daemon=True)
-        for part, share in enumerate(shares(count, jobs))
+        context.Process(target=_part, args=(part, seed + offset, share, max_moves, run, workdir, updates, stop), daemon=True)
+        for part, (offset, share) in enumerate(assigned(count, jobs, shard))
     ]
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # held until each part ignores it
     try:
