@@ -23,7 +23,6 @@ from mcp import Client
 
 from chaos.live import structured
 
-
 TOOLS_WITHOUT_SERVER = [  # named so that a block run with the server stopped says so, not NameError
     "orchestrator_health_check",
     "orchestrator_restart_server",
@@ -59,6 +58,20 @@ def _show(value: Any) -> None:
         print(json.dumps(value, indent=2, default=str) if isinstance(value, dict | list) else value)
 
 
+def failure(name: str, response: dict[str, Any]) -> str:
+    """The whole answer (cut short), then what it says in one line: its error code, error and solution.
+    Last, because a failed block is reported by the end of its output."""
+    said = [str(response[key]) for key in ("error_code", "error", "text") if response.get(key)]
+    solution = f" (solution: {response['solution']})" if response.get("solution") else ""
+    return f"{json.dumps(response, default=str)[:1500]}\n{name} failed: {': '.join(said)}{solution}"
+
+
+def first(error: BaseException) -> BaseException:
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
 def tools(client: Client | None, names: list[str]) -> dict[str, Any]:
     def bind(name: str) -> Any:
         async def tool(arguments: dict[str, Any] | None = None, **keywords: Any) -> dict[str, Any]:
@@ -66,7 +79,7 @@ def tools(client: Client | None, names: list[str]) -> dict[str, Any]:
                 raise ToolFailed(f"{name}: no orchestrator is running ($ORCH_URL is empty): start it before this block")
             response = structured(await client.call_tool(name, {**(arguments or {}), **keywords}, read_timeout_seconds=330))
             if response.get("success") is False or response.get("is_error"):
-                raise ToolFailed(f"{name} failed: {json.dumps(response, default=str)[:1500]}")
+                raise ToolFailed(failure(name, response))
             return response
 
         tool.__name__ = name
@@ -100,10 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.disable(logging.INFO)  # the HTTP client's line per request would bury the block's own output
     try:
         asyncio.run(run(Path(path).read_text(), os.environ.get("ORCH_URL")))
-    except ToolFailed as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    return 0
+    except* ToolFailed as failed:  # raised inside the client's task group, so it may come wrapped in a group
+        print(first(failed), file=sys.stderr)
+        status = 1
+    else:
+        status = 0
+    return status
 
 
 if __name__ == "__main__":

@@ -8,17 +8,10 @@ import pytest
 
 from chaos.runbook.cli import run_runbook
 
-REPO = Path(__file__).resolve().parents[2]
-INCIDENT = REPO / "docs" / "runbooks" / "incidents" / "disk-full.yaml"
-RIGHT = REPO / "docs" / "runbooks" / "disk-full.md"
+from .support import RUNBOOKS, variant
 
-
-def variant(tmp_path: Path, old: str, new: str) -> Path:
-    text = RIGHT.read_text()
-    assert old in text
-    path = tmp_path / "wrong.md"
-    path.write_text(text.replace(old, new))
-    return path
+INCIDENT = RUNBOOKS / "incidents" / "disk-full.yaml"
+RIGHT = RUNBOOKS / "disk-full.md"
 
 
 @pytest.mark.live
@@ -32,7 +25,7 @@ def test_the_right_runbook_recovers(tmp_path: Path) -> None:
 
 @pytest.mark.live
 def test_restarting_with_the_wrong_flag_fails_at_that_block(tmp_path: Path) -> None:
-    wrong = variant(tmp_path, '"preserve_state": false', '"preserve_state": true')
+    wrong = variant(RIGHT, tmp_path, '"preserve_state": false', '"preserve_state": true')
     verdict = run_runbook(wrong, INCIDENT, tmp_path / "report", tmp_path / "work")
     assert verdict is not None and not verdict.recovered
     assert verdict.summary.startswith("block 3 (wrong.md:24) did not run as the runbook intends"), verdict.summary
@@ -41,7 +34,7 @@ def test_restarting_with_the_wrong_flag_fails_at_that_block(tmp_path: Path) -> N
 
 @pytest.mark.live
 def test_deleting_the_database_is_named_as_the_block_that_broke_recovery(tmp_path: Path) -> None:
-    wrong = variant(tmp_path, "df -h .task_orchestrator/server_state/", "df -h .task_orchestrator/server_state/\nrm -f .task_orchestrator/task_orchestrator.db")
+    wrong = variant(RIGHT, tmp_path, "df -h .task_orchestrator/server_state/", "df -h .task_orchestrator/server_state/\nrm -f .task_orchestrator/task_orchestrator.db")
     verdict = run_runbook(wrong, INCIDENT, tmp_path / "report", tmp_path / "work")
     assert verdict is not None and not verdict.recovered
     assert verdict.summary.startswith("block 1 (wrong.md:9) broke recovery: "), verdict.summary
