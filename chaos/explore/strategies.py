@@ -33,7 +33,7 @@ from chaos.explore.schedule import (
     StartPlan,
 )
 from chaos.faults.state_files import Damage
-from orchestrator.supervisor.coordinator import REASONS
+from orchestrator.supervisor.request import REASONS
 
 MAX_INTRUSIONS = 2
 

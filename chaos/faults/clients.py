@@ -9,15 +9,16 @@ old session id; what the orchestrator answered then is kept in the Injection.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import httpx2
 from pydantic import Field
 
 from chaos.faults.base import Fault, FaultContext, FaultError, FaultParams, Injection
-from chaos.faults.rawhttp import RawSession
 from chaos.waiting import wait_until
+
+if TYPE_CHECKING:
+    from chaos.faults.rawhttp import RawSession
 
 HELD_WAIT_S = 30.0
 RESTART_007 = "RESTART_007"
@@ -71,6 +72,9 @@ class DroppedClient(Fault):
         self._session_id: str | None = None
 
     async def inject(self, ctx: FaultContext) -> Injection:
+        # An HTTP client of its own, loaded when used: `chaos validate` loads this registry and starts fast.
+        from chaos.faults.rawhttp import RawSession
+
         url, call_tool = _needs(ctx, "dropped_client")
         client = RawSession(url)
         try:
@@ -108,6 +112,10 @@ class DroppedClient(Fault):
         """The client comes back: same session id, new connection, one request; the answer is recorded."""
         if self._session_id is None or self._url is None:
             return
+        import httpx2
+
+        from chaos.faults.rawhttp import RawSession
+
         back = RawSession(self._url, self._session_id)
         self._session_id = None
         try:
@@ -140,6 +148,8 @@ class RequestFlood(Fault):
 
     async def inject(self, ctx: FaultContext) -> Injection:
         """Send the flood and wait for every answer (held ones come after the restart): the outcome is recorded."""
+        from chaos.faults.rawhttp import RawSession
+
         url, call_tool = _needs(ctx, "request_flood")
         clients = [RawSession(url) for _ in range(self.params.sessions)]
         try:

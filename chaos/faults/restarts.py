@@ -12,7 +12,7 @@ from pydantic import Field
 
 from chaos.faults.base import Fault, FaultContext, FaultError, FaultParams, Injection
 from chaos.faults.phases import Phase, wait_for_phase
-from orchestrator.supervisor.coordinator import REASONS
+from orchestrator.supervisor.request import REASONS
 
 
 class RestartInProgressParams(FaultParams):

@@ -1,31 +1,66 @@
 """The orchestrator's tools as a client sees them: names and argument names, for `validate`.
 
 Taken from the code, not written down again: the task tools as the supervisor lists them (from
-their registration), and the supervisor's reboot tools from their argument models. A misspelled tool or argument is then a `validate`
-error with a did-you-mean, instead of a step that fails (or, before, passed) at run time.
+their registration), and the supervisor's reboot tools from their argument models. A misspelled
+tool or argument is then a `validate` error with a did-you-mean, instead of a step that fails
+(or, before, passed) at run time. Building the list imports the orchestrator and the SDK (about
+2 s), so `validate` reads it from tool_catalogue.json beside this file:
+`python -m chaos.scenario.tools` rewrites it, `--check` says whether it is current (a test runs
+the same check).
 """
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import functools
+import json
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-import anyio
+CATALOGUE_PATH = Path(__file__).with_name("tool_catalogue.json")
 
-from orchestrator.supervisor.reboot_tools import MODELS
-from orchestrator.task_tools import task_tool_list
+
+def build() -> dict[str, list[str]]:
+    """tool name -> the names of its arguments, from the orchestrator's code."""
+    import anyio
+
+    from orchestrator.supervisor.reboot_tools import MODELS
+    from orchestrator.task_tools import task_tool_list
+
+    with ThreadPoolExecutor(1) as pool:  # the list is async; this may run inside an event loop
+        listed = pool.submit(anyio.run, task_tool_list).result()
+    tools = {t.name: sorted(t.input_schema.get("properties", {})) for t in listed}
+    for name, model in MODELS.items():
+        tools[name] = sorted(field.alias or key for key, field in model.model_fields.items())
+    return dict(sorted(tools.items()))
+
+
+def render() -> str:
+    return json.dumps(build(), indent=2) + "\n"
 
 
 @functools.cache
 def catalogue() -> dict[str, frozenset[str]]:
-    """tool name -> the names of its arguments."""
-    with ThreadPoolExecutor(1) as pool:  # the list is async; validate may run inside an event loop
-        listed = pool.submit(anyio.run, task_tool_list).result()
-    tools = {t.name: frozenset(t.input_schema.get("properties", {})) for t in listed}
-    for name, model in MODELS.items():
-        tools[name] = frozenset(field.alias or key for key, field in model.model_fields.items())
-    return tools
+    """tool name -> the names of its arguments, as tool_catalogue.json holds them."""
+    return {name: frozenset(arguments) for name, arguments in json.loads(CATALOGUE_PATH.read_text()).items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chaos.scenario.tools", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="exit 1 if the file differs from the code")
+    parser.add_argument("--output", type=Path, default=CATALOGUE_PATH, help="where the catalogue goes (default %(default)s)")
+    args = parser.parse_args(argv)
+    current = args.output.read_text() if args.output.exists() else None
+    if args.check:
+        if current == render():
+            return 0
+        print(f"{args.output} is out of date: run python -m chaos.scenario.tools", file=sys.stderr)
+        return 1
+    args.output.write_text(render())
+    print(f"wrote {args.output}")
+    return 0
 
 
 def _hint(name: str, known: frozenset[str] | list[str]) -> str:
@@ -52,3 +87,7 @@ def unknown_arguments(tool: str, arguments: dict[str, object]) -> dict[str, str]
         for name in arguments
         if name not in allowed
     }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

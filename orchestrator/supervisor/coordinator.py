@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from datetime import datetime
 from statistics import median
 from typing import Any
@@ -24,18 +23,12 @@ from orchestrator import clock
 from orchestrator.control import ControlTool
 from orchestrator.errors import RestartError, RestartFailure
 from orchestrator.history import HistoryEntry
+from orchestrator.supervisor.request import RestartRequest
 from orchestrator.supervisor.runtime import Runtime
 from orchestrator.supervisor.worker_process import WorkerCallFailed, WorkerGone, WorkerHandle
 
 log = logging.getLogger(__name__)
 
-REASONS = (
-    "configuration_update",
-    "schema_migration",
-    "error_recovery",
-    "manual_request",
-    "emergency_shutdown",
-)
 START_ATTEMPTS = 2
 FOLD_WAL_TIMEOUT_S = 1.0
 TRANSACTIONS_SETTLE_S = 2.0
@@ -44,14 +37,6 @@ TRANSACTIONS_POLL_S = 0.02
 ROLLBACK_TIMEOUT_S = 5.0
 ABANDONED = "restart abandoned: the supervisor is shutting down"
 WORKER_REPORT_MARGIN_S = 0.5  # the worker reports what it could not do before the supervisor's deadline
-
-
-@dataclass(frozen=True)
-class RestartRequest:
-    graceful: bool = True
-    preserve_state: bool = True
-    timeout: int = 30
-    reason: str = "manual_request"
 
 
 class _Replacement:

@@ -17,7 +17,8 @@ from orchestrator import __version__, clock
 from orchestrator.blocking import run_blocking
 from orchestrator.clock import utc_iso
 from orchestrator.control import ControlTool
-from orchestrator.supervisor.coordinator import REASONS, RestartCoordinator, RestartRequest
+from orchestrator.supervisor.coordinator import RestartCoordinator
+from orchestrator.supervisor.request import REASONS, RestartRequest
 from orchestrator.supervisor.runtime import Runtime
 from orchestrator.supervisor.sessions import OPERATOR, PING_TIMEOUT_S, Caller, probe
 from orchestrator.supervisor.strict import echo

@@ -184,3 +184,12 @@ def test_every_bad_value_is_reported_at_the_line_of_its_key(bad: dict) -> None:
         line = loaded.source.line(loc)
         assert line in reported, (loc, line, loaded.problems)
     assert len(reported) == len(bad)
+
+
+def test_the_committed_tool_catalogue_is_the_orchestrators_own(tmp_path):
+    from chaos.scenario import tools
+
+    assert tools.CATALOGUE_PATH.read_text() == tools.render(), "run: python -m chaos.scenario.tools"
+    stale = tmp_path / "tool_catalogue.json"
+    stale.write_text("{}\n")
+    assert tools.main(["--check", "--output", str(stale)]) == 1
