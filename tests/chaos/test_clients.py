@@ -17,7 +17,7 @@ SLOW_TO_SUSPEND = {"duration_s": 600, "checkpoint_interval_s": 0.2, "ignore_susp
 
 
 async def test_a_client_dropped_mid_request_gets_its_session_back_and_others_are_unaffected(tmp_path, fault):
-    async with live(tmp_path, extra_args=["--grace-period", str(GRACE_S)]) as o:
+    async with live(tmp_path, faultpoints=True, extra_args=["--grace-period", str(GRACE_S)]) as o:  # the hang switch
         late = await fault("dropped_client", o.ctx, mid_request=False)  # comes back after the grace period
         session = late.injection.details["session_id"]
         await o.start_job(**SLOW_TO_SUSPEND)  # holds the restart's hand-over (requests held) for 3 s
@@ -57,7 +57,7 @@ async def test_a_client_dropped_mid_request_gets_its_session_back_and_others_are
 
 
 async def test_a_request_flood_during_a_restart_gets_restart_007_for_the_excess_only(tmp_path, fault):
-    async with live(tmp_path, extra_args=["--buffer-per-session", "3", "--buffer-total", "50"]) as o:
+    async with live(tmp_path, faultpoints=True, extra_args=["--buffer-per-session", "3", "--buffer-total", "50"]) as o:
         await o.start_job(**SLOW_TO_SUSPEND)  # holds the restart's hand-over (requests held) for 3 s
         outcome: dict = {}
         others: list = []

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.live
 
 
 async def test_a_job_ignoring_suspension_times_out_with_restart_004_and_a_larger_timeout_succeeds(tmp_path, fault):
-    async with live(tmp_path) as o:
+    async with live(tmp_path, faultpoints=True) as o:  # the hang switch exists only with fault injection on
         serving = (await o.health())["worker_pid"]
         hung = await fault("hung_task", o.ctx, ignore_suspend_s=9)
         task_id = hung.injection.details["task_id"]

@@ -230,7 +230,7 @@ async def test_restart_003_while_another_process_holds_a_write_lock(base_dir):
 
 
 async def test_restart_004_for_a_task_that_will_not_suspend_then_a_larger_timeout_succeeds(base_dir):
-    async with http_orchestrator(base_dir) as orchestrator, orchestrator.client() as client:
+    async with http_orchestrator(base_dir, faultpoints=True) as orchestrator, orchestrator.client() as client:
         await ready(client)
         await start_job(client, base_dir, {**LONG_JOB, "ignore_suspend_s": 14})
         old_pid = (await health(client))["worker_pid"]
@@ -322,7 +322,7 @@ async def _phase_is(client, phase: str) -> bool:
 
 
 async def test_emergency_restart_brings_running_jobs_back_interrupted_and_loses_nothing(base_dir):
-    async with http_orchestrator(base_dir) as orchestrator, orchestrator.client() as client:
+    async with http_orchestrator(base_dir, faultpoints=True) as orchestrator, orchestrator.client() as client:
         await ready(client)
         task_id = await start_job(client, base_dir, {**LONG_JOB, "ignore_suspend": True})
         tasks_before = {t["id"] for t in await all_tasks(client)}
