@@ -127,7 +127,7 @@ def _restart_event(index: int, restart: Restart, lines: list[LogLine], guesses: 
     event = Event(restart.at, restart)
     code = restart.error_code
     if code == "RESTART_004" and restart.duration is not None:
-        event.timeout = min(MAX_TIMEOUT, max(MIN_TIMEOUT, math.floor(restart.duration)))
+        event.timeout = _timeout(restart.duration)
     if restart.success or code is None:
         return event
     if code in UNREPRODUCIBLE:
@@ -143,6 +143,8 @@ def _restart_event(index: int, restart: Restart, lines: list[LogLine], guesses: 
     for line in lines:
         sign = next((s for s in SIGNS if s.fault in allowed and s.pattern.search(line.text)), None)
         if sign:
+            if code == "RESTART_008" and sign.fault == "db_lock" and restart.duration is not None:
+                event.timeout = _timeout(restart.duration)  # a lock that outlasted the restart's timeout
             why = f"{code}, and server.log:{line.number} says {_excerpt(line.text, sign.pattern)} ({sign.name})"
             event.injections.append(Injection(sign.fault, _params(sign.fault, sign.params, event), why))
             return event
@@ -151,11 +153,18 @@ def _restart_event(index: int, restart: Restart, lines: list[LogLine], guesses: 
     return event
 
 
+def _timeout(duration: float) -> int:
+    """The restart's timeout, read from how long it ran until it failed on it."""
+    return min(MAX_TIMEOUT, max(MIN_TIMEOUT, math.floor(duration)))
+
+
 def _params(fault: str, given: dict[str, Any], event: Event) -> dict[str, Any]:
     """Parameters that make the fault last as long as the restart it must fail."""
     timeout = event.timeout or 30
     extra: dict[str, Any] = {
-        "db_lock": {"hold_s": float(timeout + 20)} | ({"at_phase": "serializing_state"} if event.restart and event.restart.error_code == "RESTART_008" else {}),
+        # RESTART_008: taken once the restart is admitted and held through its serialization (taken at
+        # serializing_state itself, it can come after the checkpoint it must block)
+        "db_lock": {"hold_s": float(timeout + 20)} | ({"at_phase": "maintenance_mode"} if event.restart and event.restart.error_code == "RESTART_008" else {}),
         "request_flood": {"requests": 150},
         "slow_io": {"seconds": float(timeout + 2)},
     }.get(fault, {})

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from chaos.incident import redact as redaction
 from chaos.incident.evidence import Evidence
-from chaos.incident.inference import Event, Story
+from chaos.incident.inference import Event, Injection, Story
 from chaos.scenario.schema import SCHEMA_PATH
 from orchestrator.snapshot import SnapshotInvalid, verify_file
 
@@ -91,11 +91,11 @@ def _event(index: int, event: Event) -> list[str]:
         ]
     restart = event.restart
     assert restart is not None
+    before = [injection for injection in event.injections if "at_phase" not in injection.params]
+    during = [injection for injection in event.injections if "at_phase" in injection.params]
     lines = [""]
-    for injection in event.injections:
-        lines += [f"  # {injection.why}", f"  - inject: {injection.fault}", f"    as: restart_{index}_{injection.fault}"]
-        if injection.params:
-            lines.append(f"    params: {json.dumps(injection.params)}")
+    for injection in before:
+        lines += _inject(index, injection, "  ")
     arguments = {
         key: value
         for key, value in (("graceful", restart.graceful), ("preserve_state", restart.preserve_state), ("timeout", event.timeout), ("reason", restart.reason))
@@ -103,12 +103,25 @@ def _event(index: int, event: Event) -> list[str]:
     }
     when = restart.at.isoformat(timespec="seconds") if restart.at else "time unknown"
     outcome = restart.error_code or ("success" if restart.success else "failed, no code")
-    lines += [f"  - name: restart {index} as in the field ({when}, {outcome})", f"    restart: {json.dumps(arguments)}"]
+    step = [f"- name: restart {index} as in the field ({when}, {outcome})", f"  restart: {json.dumps(arguments)}"]
     if restart.error_code:
-        lines.append(f"    error_code: {restart.error_code}")
+        step.append(f"  error_code: {restart.error_code}")
     elif not restart.success:
-        lines.append("    expect: {success: false}")
+        step.append("  expect: {success: false}")
+    if during:  # a fault that waits for a phase of the restart runs beside it
+        lines += ["  - parallel:", "      restart:", *(f"        {line}" for line in step), "      fault:"]
+        for injection in during:
+            lines += _inject(index, injection, "        ")
+    else:
+        lines += [f"  {line}" for line in step]
     lines += [f"  - heal: restart_{index}_{injection.fault}" for injection in event.injections]
+    return lines
+
+
+def _inject(index: int, injection: Injection, indent: str) -> list[str]:
+    lines = [f"{indent}# {injection.why}", f"{indent}- inject: {injection.fault}", f"{indent}  as: restart_{index}_{injection.fault}"]
+    if injection.params:
+        lines.append(f"{indent}  params: {json.dumps(injection.params)}")
     return lines
 
 

@@ -83,3 +83,11 @@ def test_unreproducible_codes_are_expected_all_the_same_and_listed(tmp_path: Pat
     story = story_of(tmp_path, [restart_line(AT, "RESTART_002")])
     assert story.events[0].injections == [] and story.events[0].restart.error_code == "RESTART_002"
     assert any("RESTART_002" in g for g in story.guesses)
+
+
+def test_a_lock_that_outlasted_the_restart_is_taken_once_it_is_admitted_and_keeps_its_timeout(tmp_path: Path) -> None:
+    log = [log_line(local("2026-03-01T10:00:05+00:00"), "WAL checkpoint: database is locked")]
+    story = story_of(tmp_path, [restart_line(AT, "RESTART_008", duration=9.5)], log)
+    (event,) = story.events
+    (injection,) = event.injections
+    assert (injection.fault, injection.params, event.timeout) == ("db_lock", {"hold_s": 30.0, "at_phase": "maintenance_mode"}, 10)
