@@ -20,6 +20,7 @@ from typing import Any
 from chaos.explore.cli import configure_explore, explore
 from chaos.guide import BY_ID
 from chaos.scenario_cli import add_format, add_subcommands
+from orchestrator import __version__
 
 
 def configure_faults(parser: argparse.ArgumentParser) -> None:
@@ -108,6 +109,7 @@ SUBCOMMANDS: dict[str, tuple[Configure, Run]] = {
     "explore": (configure_explore, explore),
     "incident": lazy("chaos.incident.cli", "incident"),
     "runbook": lazy("chaos.runbook.cli", "runbook"),
+    "soak": lazy("chaos.soak.cli", "soak"),
 }
 
 
@@ -115,6 +117,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; given the command line, it declares the arguments of the subcommand it names only
     (the others are listed, not imported)."""
     parser = argparse.ArgumentParser(prog="python -m chaos", description="The chaos harness of the task orchestrator.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     chosen = None if argv is None else next((word for word in argv if not word.startswith("-")), "")
     for name, (configure, run) in SUBCOMMANDS.items():

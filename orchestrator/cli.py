@@ -14,7 +14,7 @@ from typing import Any
 
 import anyio
 
-from orchestrator import lockfile, rebuild, snapshot
+from orchestrator import __version__, lockfile, rebuild, snapshot
 from orchestrator.config import ConfigError, Paths, resolve_base_dir
 from orchestrator.durable import write_atomically
 from orchestrator.supervisor.http_guard import TOKEN_ENV, bearer_client, read_operator_token
@@ -144,6 +144,7 @@ def emit(args: argparse.Namespace, response: dict[str, Any], human: Any) -> None
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m orchestrator", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--base-dir", help="directory holding .task_orchestrator/ (default: $MCP_TASK_ORCHESTRATOR_BASE_DIR or cwd)")
     parser.add_argument("--url", help="MCP endpoint of a running server (default: from .task_orchestrator/endpoint.json)")
     parser.add_argument("--json", action="store_true", help="print the full JSON response")

@@ -424,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Orchestrator worker process. Normally started by the supervisor; use --standalone "
         "to serve the task tools directly over stdio without the restart system.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "--base-dir",
         help="directory holding .task_orchestrator/ (default: $MCP_TASK_ORCHESTRATOR_BASE_DIR or cwd)",
