@@ -12,6 +12,7 @@ error codes a workload call may get while it runs (its window), for the checker.
 
 from __future__ import annotations
 
+import copy
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -174,17 +175,15 @@ class Planner:
         ], ()
 
     def _reboot(self, clients: int | None = None) -> list[dict[str, Any]]:
-        """SIGKILL of supervisor and workers, then a start on the same files (live: over either transport)."""
+        """SIGKILL of supervisor and workers, then a start on the same files (live: over either
+        transport), over the lock the killed supervisor left behind: a stale lock, for real."""
         clients = clients or NEMESIS_CLIENTS + self.clients
         if self.live:
             self.transport = self.rng.choice(["http", "stdio"])
         if self.transport == "stdio":
             clients = 1  # the pipe is the one client
         self.connected = clients
-        steps = [_step(CHECK, stop="SIGKILL")]
-        if self.live and self.rng.random() < 0.3:  # its dead pid is a real process's: a journal would differ per run
-            steps.append(_inject(self.index, "stale_lock", {"owner": "dead"}))
-        return [*steps, start_step(clients, self.transport, wait_ready=False)]
+        return [_step(CHECK, stop="SIGKILL"), start_step(clients, self.transport, wait_ready=False)]
 
     def _crash_orchestrator(self) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
         return self._reboot(), STARTING
@@ -234,7 +233,7 @@ def story(clients: int, events: list[Event], live: bool) -> Story:
     spans = []
     for event in events:
         spans.append((event, range(len(steps), len(steps) + len(event.steps))))
-        steps += [dict(step) for step in event.steps]
+        steps += copy.deepcopy(event.steps)  # roles are popped from the story's steps, never the event's
     roles: dict[str, str] = {}
     _collect_roles(steps, ("steps",), roles)
     return Story(steps, roles, spans)
@@ -246,5 +245,4 @@ def _collect_roles(steps: list[dict[str, Any]], loc: tuple[Any, ...], roles: dic
         if step.get("name") == SETTLE_NAME and STEP_COVERS:
             step["covers"] = [COVERS]
         for branch, inner in step.get("parallel", {}).items():
-            step["parallel"][branch] = inner = [dict(s) for s in inner]
             _collect_roles(inner, (*loc, index, "parallel", branch), roles)

@@ -138,3 +138,16 @@ def test_the_database_is_read_as_the_orchestrator_wrote_it(tmp_path: Path):
     assert found.keys == {"k1": "orchestrator_plan_task"}
     assert found.titles == {"soak-c0-1": 1} and found.sessions == {"soak-c0-s1": 1}
     assert read_database(tmp_path / "absent.db") == Applied()
+
+
+def test_a_story_is_built_again_from_the_same_events_as_shrinking_does():
+    """Building a story takes the steps' roles off copies; the events stay whole, so each of
+    shrinking's candidates (a subset of the same events) builds (a KeyError '_role' did not)."""
+    from chaos.soak.nemesis import Planner, story
+
+    events = Planner(seed=3, live=True, clients=2).events(40)
+    assert any(any("parallel" in step for step in event.steps) for event in events)
+    first = story(2, events, live=True)
+    again = story(2, events[::2], live=True)
+    assert first.roles and again.roles
+    assert story(2, events, live=True).steps == first.steps
