@@ -30,7 +30,7 @@ def test_the_runbook_recovers_its_incident(runbook: Path, tmp_path: Path) -> Non
     assert {b.outcome for b in verdict.blocks if b.language in ("bash", "python")} == {"passed"}
 
 
-# (runbook, what the right one says, what the wrong one says instead, how the verdict begins, what it names)
+# (runbook, what the right one says, what the wrong one says instead, how the verdict begins, what it or the failed block says)
 WRONG = {
     "corrupted-state-without-a-new-snapshot": (
         "corrupted-state", '"preserve_state": true', '"preserve_state": false',
@@ -55,6 +55,10 @@ WRONG = {
         "ls .task_orchestrator/server_state/ | grep '^backup_state_' | sort -r | head -1",
         "block 3 ", "is not a valid snapshot",
     ),
+    "an-emergency-restart-with-the-lock-still-held": (
+        "held-database-lock", 'pkill -f "BEGIN EXCLUSIVE"', "true",
+        "block 6 ", "Recovery successful: False",
+    ),
     "a-graceful-restart-on-a-damaged-database": (
         "database-recovery", '"preserve_state": false,\n    "reason": "error_recovery"', '"reason": "error_recovery"',
         "block 4 ", "RESTART_008",
@@ -70,4 +74,5 @@ def test_the_wrong_variant_fails_where_it_goes_wrong(stem: str, old: str, new: s
     verdict = run_runbook(wrong, incident(right), tmp_path / "report", tmp_path / "work")
     assert verdict is not None and not verdict.recovered
     assert verdict.summary.startswith(begins), verdict.summary
-    assert names in verdict.summary, verdict.summary
+    failed = [b.output for b in verdict.blocks if b.outcome == "failed"]
+    assert names in "\n".join([verdict.summary, *failed]), verdict.summary
