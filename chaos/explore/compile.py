@@ -9,6 +9,10 @@ after them. Every step gets a role for chaos.explore.judge: a failed preconditio
 never came, a fault with nothing to act on) makes the schedule inapplicable; any other failure
 is a finding. The story ends the same way every time: every fault healed, then the guide's
 emergency restart and a graceful one, which must both succeed.
+
+With concurrent clients, a `load` calls a task tool from the start to the end (stopped before each
+stop of the orchestrator, started again after its start), and every top-level step gets a window:
+the answers other than success a concurrent call may get while it runs (chaos.explore.outcomes).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chaos import guide
-from chaos.explore.outcomes import Situation, causes
+from chaos.explore.outcomes import Situation, call_causes, causes
 from chaos.explore.schedule import (
     After,
     AtHeldPhase,
@@ -28,6 +32,7 @@ from chaos.explore.schedule import (
     InjectFault,
     Intrusion,
     KillServing,
+    KillStarting,
     KillWorker,
     Move,
     Now,
@@ -48,6 +53,7 @@ ENDING = "ending"  # a check once every fault is healed
 ROLE_KEY = "_role"
 
 CLIENTS = 3  # client 0 for the story, one more for each parallel branch
+CALL_RATE = 1  # per concurrent client and second (virtual): a story spans minutes of restarts
 SCENARIO_TIMEOUT_S = 3600  # virtual: many restarts of up to 300 s each
 FAULT_POINTS = {  # sim mode: these faults act at a fault point, one fault per point at a time
     "slow_io": "snapshot.write",
@@ -68,6 +74,7 @@ class Compiled:
     roles: dict[str, str]  # dotted step location (as the journal writes it) -> role
     guide_ids: list[str]
     error_codes: list[str]
+    windows: dict[str, list[str]]  # top-level step location -> answers other than success a concurrent call may get
 
     def document(self, name: str, description: str, sim_seed: int = 0) -> dict[str, Any]:
         """The scenario file. Its `covers` claims only what a step asserts (the ending's emergency
@@ -85,15 +92,19 @@ class Compiled:
 
 
 def compile_schedule(schedule: Schedule) -> Compiled:
-    story = _Story(schedule.start)
-    steps = [_step({"start": _start_spec(schedule.start)}, CHECK)]
-    for move in schedule.moves:
-        steps += story.move(move)
-    steps += story.ending()
+    story = _Story(schedule.start, schedule.clients)
+    steps = [_step({"start": _start_spec(schedule.start)}, CHECK), *story.load()]
+    windows = {index: [] for index in range(len(steps))}
+    for move in (*schedule.moves, None):
+        before = story.calls(move)
+        moved = story.move(move) if move is not None else story.ending()
+        allowed = sorted({*before, *story.calls(move)})
+        windows.update({index: allowed for index in range(len(steps), len(steps) + len(moved))})
+        steps += moved
     roles: dict[str, str] = {}
     _collect_roles(steps, ("steps",), roles)
     guide_ids = sorted({*ALWAYS_COVERED, *story.guide_ids})
-    return Compiled(steps, roles, guide_ids, sorted(story.codes))
+    return Compiled(steps, roles, guide_ids, sorted(story.codes), {dotted(("steps", i)): codes for i, codes in windows.items()})
 
 
 def _start_spec(plan: StartPlan) -> dict[str, Any]:
@@ -138,10 +149,14 @@ class _Effects:
 
 
 class _Story:
-    def __init__(self, start: StartPlan):
+    def __init__(self, start: StartPlan, clients: int):
+        self.clients = clients  # concurrent ones
+        self.connected = CLIENTS  # the story's own, since the last start
+        self.loading = ""  # the running load's name
         self.active: dict[str, FaultPlan] = {}  # handle -> fault, in injection order
         self.injected: Counter[str] = Counter()
         self.worker_disturbed = False
+        self.starting = False  # a first worker was killed while starting, and no wait saw one serve since
         self.unsuspendable = start.unsuspendable_jobs > 0
         self.snapshot_written = False
         self.guide_ids: set[str] = set()
@@ -160,12 +175,41 @@ class _Story:
             return self._overlap(move)
         if isinstance(move, KillWorker):
             return self._kill(move.verify_recovery)
+        if isinstance(move, KillStarting):
+            return self._kill_starting(move.verify_recovery)
         return self._reboot(move)
+
+    # -- concurrent clients ----------------------------------------------------------------
+    def load(self) -> list[dict[str, Any]]:
+        """The concurrent clients, calling from now on (none: no step)."""
+        if not self.clients:
+            return []
+        self.loading = self._handle("clients")
+        return [_step({"load": {"clients": self.clients, "rate": CALL_RATE}, "as": self.loading}, CHECK)]
+
+    def stop_load(self) -> list[dict[str, Any]]:
+        return [_step({"stop_load": self.loading}, CHECK)] if self.clients else []
+
+    def calls(self, move: Move | None) -> list[str]:
+        """What a concurrent call may be answered with, other than success, while `move` runs
+        (None: the ending), from the state the story is in."""
+        reasons: tuple[str | None, ...] = (FINAL_EMERGENCY.reason, None)
+        if isinstance(move, Restart):
+            reasons = (move.args.reason,)
+        elif isinstance(move, Overlap):
+            reasons = (move.first.reason, *(i.action.args.reason for i in move.intrusions if isinstance(i.action, SecondRestart)))
+        elif move is not None:
+            reasons = ()
+        disturbs = self.worker_disturbed or _kills(move)
+        situation = Situation(faults=tuple(self.active.values()), worker_disturbed=disturbs, starting=self.starting)
+        return list(call_causes(situation, reasons, starting=isinstance(move, Reboot | KillStarting)))
 
     def ending(self) -> list[dict[str, Any]]:
         thawed_first = sorted(self.active, key=lambda handle: not _freezes(self.active[handle].name, self.active[handle].params))
         steps = [_step({"heal": handle}, ENDING) for handle in thawed_first]
         self.active.clear()
+        if self.starting:  # the reboot system is not up until a worker serves (RESTART_001)
+            steps += [{**step, ROLE_KEY: ENDING} for step in self._recovered(True)]
         steps.append(_step({"name": "every fault healed, the guide's Force Emergency Restart succeeds",
                             "restart": FINAL_EMERGENCY.arguments(), "covers": list(ALWAYS_COVERED)}, ENDING))
         steps.append(_step({"name": "then a graceful restart with state succeeds", "restart": {}}, ENDING))
@@ -181,6 +225,7 @@ class _Story:
             overlapping_restart=effects.overlapping,
             worker_disturbed=self.worker_disturbed or effects.disturbed,
             unsuspendable_jobs=self.unsuspendable,
+            starting=self.starting,
         )
 
     def _restart(self, args: RestartArgs, situation: Situation, client: int = 0) -> dict[str, Any]:
@@ -284,17 +329,21 @@ class _Story:
         steps = [_step({"kill_worker": "SIGKILL"}, PRECONDITION)]
         self.worker_disturbed = True
         self.guide_ids.add("recovery.complete.step-5")
+        return [*steps, *self._recovered(verify_recovery)]
+
+    def _recovered(self, verify_recovery: bool) -> list[dict[str, Any]]:
+        """Wait until the supervisor has replaced a killed worker, if asked and a replacement can serve."""
         replaceable = not any(f.name == "replacement_fails" or _freezes(f.name, f.params) for f in self.active.values())
-        if verify_recovery and replaceable:
-            steps.append(_step({
-                "name": "the supervisor replaces the killed worker",
-                "wait": "orchestrator_health_check",
-                "until": {"healthy": True},
-                "interval": 0.5,
-                "timeout": 60,
-            }, CHECK))
-            self.worker_disturbed = False
-        return steps
+        if not (verify_recovery and replaceable):
+            return []
+        self.worker_disturbed = self.starting = False
+        return [_step({
+            "name": "the supervisor replaces the killed worker",
+            "wait": "orchestrator_health_check",
+            "until": {"healthy": True},
+            "interval": 0.5,
+            "timeout": 60,
+        }, CHECK)]
 
     def _overlap(self, move: Overlap) -> list[dict[str, Any]]:
         held = self._held_phases(move.first)
@@ -302,22 +351,23 @@ class _Story:
         injections: list[_Injection] = []
         branches: dict[str, list[dict[str, Any]]] = {}
         second_restarts: dict[str, tuple[int, RestartArgs]] = {}
-        for client, intrusion in enumerate(move.intrusions, start=1):
+        for branch, intrusion in enumerate(move.intrusions, start=1):
+            client = branch if branch < self.connected else 0  # after a start with one client, all share it
             phase = _phase(intrusion, held)
             lead = _lead_in(intrusion, phase, client)
             action = intrusion.action
             if isinstance(action, SecondRestart):
                 effects.overlapping = True
-                second_restarts[f"second_{client}"] = (client, action.args)
-                branches[f"second_{client}"] = lead
+                second_restarts[f"second_{branch}"] = (client, action.args)
+                branches[f"second_{branch}"] = lead
             elif isinstance(action, KillServing):
                 effects.disturbed = True
-                branches[f"kill_{client}"] = [*lead, _step({"kill_worker": "SIGKILL"}, PRECONDITION)]
+                branches[f"kill_{branch}"] = [*lead, _step({"kill_worker": "SIGKILL"}, PRECONDITION)]
             elif isinstance(action, InjectFault):
                 injection = self._inject(action.fault, [i.fault for i in injections if i.fault], phase)
                 if injection is not None:
                     injections.append(injection)
-                    branches[f"{action.fault.name}_{client}"] = [*lead, injection.step]
+                    branches[f"{action.fault.name}_{branch}"] = [*lead, injection.step]
         effects.faults = [i.fault for i in injections if i.fault is not None]
         effects.disturbed = effects.disturbed or any(i.fault is None for i in injections)
         for branch, (client, args) in second_restarts.items():
@@ -335,13 +385,32 @@ class _Story:
     def _reboot(self, move: Reboot) -> list[dict[str, Any]]:
         if any(f.name == "replacement_fails" for f in self.active.values()):
             return []  # no worker could start: the story would end at the start step
-        steps = [_step({"stop": move.signal}, CHECK)]
+        steps = [*self.stop_load(), _step({"stop": move.signal}, CHECK)]
         if move.stale_lock:  # the new supervisor takes the lock over: nothing stays to heal
             steps.append(_step({"inject": "stale_lock", "params": {"owner": "dead"}, "as": self._handle("stale_lock")}, PRECONDITION))
             self.guide_ids.add("recovery.complete.step-2")
         steps.append(_step({"start": {"clients": CLIENTS}}, CHECK))
-        self.worker_disturbed = False
-        return steps
+        self.worker_disturbed = self.starting = False
+        self.connected = CLIENTS
+        return [*steps, *self.load()]
+
+    def _kill_starting(self, verify_recovery: bool) -> list[dict[str, Any]]:
+        """The first worker after a start killed while it starts (as the soak's nemesis does it)."""
+        if any(f.name == "replacement_fails" for f in self.active.values()):
+            return []  # no worker could start: the story would end at the start step
+        self.connected = 1  # simulated, more clients would connect after the first worker is up
+        restart = [*self.stop_load(), _step({"stop": "SIGKILL"}, CHECK), _step({"start": {"clients": 1, "wait_ready": False}}, CHECK)]
+        kill = self._inject_now(FaultPlan("worker_crash", {"which": "starting"}))
+        self.starting = True
+        return [*restart, *kill, *self._recovered(verify_recovery), *self.load()]
+
+
+def _kills(move: Move | None) -> bool:
+    """Whether `move` kills a worker."""
+    if isinstance(move, Overlap):
+        return any(isinstance(i.action, KillServing) or (isinstance(i.action, InjectFault) and i.action.fault.name == "worker_crash")
+                   for i in move.intrusions)  # fmt: skip
+    return isinstance(move, KillWorker | KillStarting)
 
 
 def _freezes(fault: str, params: dict[str, Any]) -> bool:

@@ -57,4 +57,5 @@ def write_finding(exploration: Exploration, out_dir: Path) -> Path:
 def replay(path: Path, schedule: Schedule, workdir: Path) -> Verdict:
     """Run the written file in sim mode with the schedule's seed, and judge it as exploration did."""
     result = run_simulated(loaded(path.read_text(), path), RunOptions(workdir=workdir, mode="sim", seed=schedule.seed))
-    return judge(result, compile_schedule(schedule).roles)
+    compiled = compile_schedule(schedule)
+    return judge(result, compiled.roles, compiled.windows)

@@ -7,6 +7,10 @@ came, or a fault found nothing to act on (no replacement worker at that phase, a
 gone). Those are the compiler's guesses about timing, not the orchestrator's behaviour;
 hypothesis discards such schedules.
 
+Concurrent clients' calls are judged by chaos.soak.checker's rules, each against the windows of
+the steps it overlaps (chaos.explore.compile): answered, with success or a code allowed then, never
+`unknown tool`. The end-of-run invariants already hold them to nothing acknowledged lost.
+
 A finding's signature names what failed in words that stay the same from run to run of one bug
 (the kind of step, the error code it got, whether every fault was healed by then), because
 hypothesis keeps a shrunk schedule only if it fails with the same signature.
@@ -14,11 +18,17 @@ hypothesis keeps a shrunk schedule only if it fails with the same signature.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 from typing import Any
 
+from chaos.checks import CallRecord
 from chaos.engine.failure import ScenarioResult
 from chaos.explore.compile import ENDING, PRECONDITION
+from chaos.explore.outcomes import NO_ANSWER
+from chaos.soak.checker import Applied, Window, check
+
+CONCURRENT = "load:"  # the client names of a `load`'s calls
 
 FAILED = ("failed", "error")
 TIMEOUT_PREFIX = "scenario timeout"
@@ -41,7 +51,12 @@ class Verdict:
         return self.outcome == "finding"
 
 
-def judge(result: ScenarioResult, roles: dict[str, str]) -> Verdict:
+def judge(result: ScenarioResult, roles: dict[str, str], windows: dict[str, list[str]] | None = None) -> Verdict:
+    """`windows`: what a concurrent call may be answered with while each top-level step runs (None: not judged)."""
+    if windows is not None and result.outcome != "skipped":
+        concurrent = concurrent_finding(result.journal, windows)
+        if concurrent:
+            return Verdict("finding", concurrent, result.report())
     if result.outcome in ("passed", "skipped"):
         return Verdict("passed")
     step = _failed_step(result.journal["steps"])
@@ -59,6 +74,31 @@ def judge(result: ScenarioResult, roles: dict[str, str]) -> Verdict:
         return Verdict("inapplicable", f"{step['loc']} {step['kind']}: {step['message']}")
     prefix = "after every fault was healed, " if role == ENDING else ""
     return Verdict("finding", prefix + _what_failed(step), result.report())
+
+
+def concurrent_finding(journal: dict[str, Any], windows: dict[str, list[str]]) -> str | None:
+    """What the first concurrent call answered wrongly got, in words that name no time or id (None: all fine)."""
+    spans = [
+        Window(step["loc"], step["started_s"], math.inf if step["ended_s"] is None else step["ended_s"], tuple(windows[step["loc"]]))
+        for step in journal["steps"]
+        if step["loc"] in windows
+    ]
+    names = {field.name for field in fields(CallRecord)}
+    records = [
+        CallRecord(**{key: value for key, value in call.items() if key in names} | {"invoked_at": call["invoked_s"], "completed_at": call["completed_s"]})
+        for call in journal["calls"]
+        if call["client"].startswith(CONCURRENT)
+    ]
+    unanswered = [r for r in records if r.outcome != "ok" and r.outcome != "fail" and not _allowed(r, spans, NO_ANSWER)]
+    if unanswered:
+        return f"a concurrent {unanswered[0].tool} call got no answer"
+    verdict = check(records, Applied(), spans, max_failed=1.0)
+    rule = next((finding.rule for finding in verdict.findings), None)
+    return f"a concurrent call: {rule.replace('_', ' ')}" if rule else None
+
+
+def _allowed(record: CallRecord, spans: list[Window], code: str) -> bool:
+    return any(code in span.codes for span in spans if span.overlaps(record))
 
 
 def _failed_step(steps: list[dict[str, Any]]) -> dict[str, Any] | None:

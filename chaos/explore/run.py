@@ -42,4 +42,4 @@ def run_schedule(schedule: Schedule, workdir: Path) -> ScheduleRun:
     compiled = compile_schedule(schedule)
     text = scenario_yaml(compiled.document(RUN_NAME, RUN_DESCRIPTION))
     result = run_simulated(loaded(text, workdir / f"{RUN_NAME}.yaml"), RunOptions(workdir=workdir, mode="sim", seed=schedule.seed))
-    return ScheduleRun(schedule, compiled, result, judge(result, compiled.roles))
+    return ScheduleRun(schedule, compiled, result, judge(result, compiled.roles, compiled.windows))

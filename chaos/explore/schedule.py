@@ -119,7 +119,15 @@ class Reboot:
     stale_lock: bool
 
 
-Move = Restart | Inject | Heal | Overlap | KillWorker | Reboot
+@dataclass(frozen=True)
+class KillStarting:
+    """Stop the orchestrator (SIGKILL) and start it again with one client, then SIGKILL its first
+    worker while that one is still starting (simulated, a start with more clients lets it finish)."""
+
+    verify_recovery: bool  # then wait until the supervisor serves again
+
+
+Move = Restart | Inject | Heal | Overlap | KillWorker | Reboot | KillStarting
 
 
 @dataclass(frozen=True)
@@ -135,3 +143,4 @@ class Schedule:
     start: StartPlan
     moves: tuple[Move, ...]
     seed: int  # the sim run's seed: ids, and the order of tasks ready at once
+    clients: int = 0  # concurrent clients calling a task tool throughout (a `load`), each answer judged

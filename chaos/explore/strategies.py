@@ -21,6 +21,7 @@ from chaos.explore.schedule import (
     InjectFault,
     Intrusion,
     KillServing,
+    KillStarting,
     KillWorker,
     Move,
     Now,
@@ -36,6 +37,7 @@ from chaos.faults.state_files import Damage
 from orchestrator.supervisor.request import REASONS
 
 MAX_INTRUSIONS = 2
+MAX_CLIENTS = 3
 
 
 def restart_args() -> st.SearchStrategy[RestartArgs]:
@@ -89,6 +91,7 @@ def moves() -> st.SearchStrategy[Move]:
         st.builds(Overlap, restart_args(), st.lists(intrusions(), min_size=1, max_size=MAX_INTRUSIONS).map(tuple)),
         st.builds(KillWorker, verify_recovery=st.booleans()),
         st.builds(Reboot, signal=st.sampled_from(["SIGTERM", "SIGKILL"]), stale_lock=st.booleans()),
+        st.builds(KillStarting, verify_recovery=st.booleans()),
     )
 
 
@@ -108,4 +111,5 @@ def schedules(max_moves: int) -> st.SearchStrategy[Schedule]:
         start=start_plans(),
         moves=st.lists(moves(), max_size=max_moves).map(tuple),
         seed=st.integers(0, 2**16),
+        clients=st.integers(0, MAX_CLIENTS),
     )
