@@ -49,7 +49,7 @@ def write(evidence: Evidence, story: Story, out: Path, name: str, source: str, r
         lines += [f"  {invariant}: false  # {why}" for invariant, why in switches.items()]
     lines += ["steps:", "  - name: start from the field's files (a copy; the originals are never touched)", f"    start: {{fixture: {json.dumps(fixture.name)}}}"]
     for index, event in enumerate(story.events, 1):
-        lines += _event(index, event)
+        lines += _event(index, event, unresolved=index == len(story.events) and _failed(event))
     scenario_path.write_text("\n".join(lines) + "\n")
     return Written(scenario_path, fixture, guesses, notes)
 
@@ -77,7 +77,12 @@ def _summary(story: Story) -> str:
     return text + (f", {kills} worker death(s)" if kills else "")
 
 
-def _event(index: int, event: Event) -> list[str]:
+def _failed(event: Event) -> bool:
+    return event.restart is not None and not event.restart.success
+
+
+def _event(index: int, event: Event, unresolved: bool = False) -> list[str]:
+    """The event's steps; the faults of a failed restart that ended the incident stay injected (`unresolved`)."""
     if event.killed_worker:
         return [
             "",
@@ -114,7 +119,11 @@ def _event(index: int, event: Event) -> list[str]:
             lines += _inject(index, injection, "        ")
     else:
         lines += [f"  {line}" for line in step]
-    lines += [f"  - heal: restart_{index}_{injection.fault}" for injection in event.injections]
+    if unresolved and event.injections:
+        lines.append("  # The incident ended here, unresolved: its faults stay injected, so that a runbook run against")
+        lines.append("  # this scenario (python -m chaos runbook RUNBOOK.md --incident THIS.yaml) starts where the field was.")
+    else:
+        lines += [f"  - heal: restart_{index}_{injection.fault}" for injection in event.injections]
     return lines
 
 

@@ -135,3 +135,17 @@ def test_an_existing_scenario_is_kept_unless_forced(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "twice.yaml").read_text() == "# mine\n"
     assert main([*arguments, "--force"]) == 0
     assert "name: twice" in (tmp_path / "out" / "twice.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("codes", "healed"),
+    [((None, "RESTART_005"), False), (("RESTART_005", None), True)],
+    ids=["ended-unresolved", "resolved-later"],
+)
+def test_the_faults_of_a_failed_last_restart_stay_injected(tmp_path: Path, codes: tuple, healed: bool) -> None:
+    history = [restart_line(AT, codes[0]), restart_line("2026-03-01T10:01:00+00:00", codes[1])]
+    field_dir(tmp_path / "field", history)
+    assert main(["incident", "import", str(tmp_path / "field"), "--out", str(tmp_path / "out"), "--name", "last"]) == 0
+    text = (tmp_path / "out" / "last.yaml").read_text()
+    assert ("heal: restart_" in text) is healed
+    assert ("The incident ended here, unresolved" in text) is not healed
