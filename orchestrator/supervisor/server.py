@@ -101,7 +101,7 @@ class Supervisor:
             on_call_tool=self.call_tool,
             get_tool_input_schema=self.input_schema,
         )
-        self.server.middleware.append(StrictArguments(self.input_schema))
+        self.server.middleware.append(StrictArguments(self.input_schema, typed=lambda name: name not in MODELS))
 
     def tools(self) -> list[Tool]:
         return [*self.runtime.task_tools, *reboot_tool_list()]
