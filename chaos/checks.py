@@ -196,12 +196,16 @@ def lost_updates(history: History, tasks: list[dict[str, Any]], deleted: set[str
     gone from the final tasks; and how many changes were checked."""
     by_id = {task["id"]: task for task in tasks}
     changing = [r for r in history.records if r.tool in CHANGING_TOOLS]
+    touching: dict[str, list[CallRecord]] = {}  # task id -> the calls that may have changed it
+    for record in changing:
+        for task_id in _touched(record):
+            touching.setdefault(task_id, []).append(record)
     problems, checked = [], 0
     for record in changing:
         if record.outcome != "ok":
             continue
         for task_id, holds, what in _effects(record):
-            others = [r for r in changing if r is not record and task_id in _touched(r)]
+            others = [r for r in touching.get(task_id, []) if r is not record]
             superseded = any(r.invoked_at >= record.invoked_at or r.completed_at is None or r.completed_at > record.invoked_at for r in others)
             if superseded or task_id in deleted:
                 continue
