@@ -43,6 +43,9 @@ def write(evidence: Evidence, story: Story, out: Path, name: str, source: str, r
     guesses = story.guesses + [f"invariant {name} is off: {why}" for name, why in switches.items()]
     lines = _header(scenario_path, source, guesses, redact)
     lines += [f"name: {name}", "description: >-", f"  Field incident imported from {source}: {_summary(story)}."]
+    codes = sorted({e.restart.error_code for e in story.events if e.restart and e.restart.error_code})
+    if codes:  # each is expected exactly at the restart that got it in the field: evidence, not a claim
+        lines.append(f"covers: {{error_codes: [{', '.join(codes)}]}}")
     lines += ["tags: [incident, imported]", "not_in_sim: the faults of a field incident are injected for real", ""]
     if switches:
         lines.append("invariants:")

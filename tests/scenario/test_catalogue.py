@@ -52,6 +52,9 @@ def test_each_scenario_names_the_guide_section_of_its_directory() -> None:
         scenario = item.scenario
         section = Path(item.source.name).parent.name
         ids = covered_ids(scenario)
+        if "imported" in scenario.tags:  # a field incident, as it happened: it proves the codes it got
+            assert scenario.covers.error_codes, f"{item.source.name}: an imported incident names its error codes"
+            continue
         assert scenario.covers.guide, f"{item.source.name}: names no guide item"
         if section == "errors":
             assert scenario.covers.error_codes, f"{item.source.name}: an errors/ scenario names its error code"
