@@ -323,7 +323,8 @@ async def repair_database(state: WorkerState) -> dict[str, Any] | None:
             await run_blocking(rebuild.clear_restore_request, state.paths)
     except (OSError, StoreError, sqlite3.Error) as exc:  # e.g. a full disk: serve what there is, and say why
         rebuilt = rebuild.failed(problem, f"the rebuild failed: {exc}", [])
-    first_start = all(rejected["reason"] == "file is missing" for rejected in rebuilt["rejected"])
+    no_snapshot_ever = not state.paths.state_dir.is_dir()  # unusable at start: RESTART_001 says so
+    first_start = no_snapshot_ever or all(rejected["reason"] == "file is missing" for rejected in rebuilt["rejected"])
     if not rebuilt["rebuilt"] and problem.kind == "missing" and first_start:
         return None
     log.error("%s (lost: %s; rejected: %s)", rebuilt["summary"], rebuilt.get("lost_writes"), rebuilt["rejected"])
