@@ -87,8 +87,8 @@ def test_scenarios_run_under_xdist_with_junit_and_read_like_the_cli(scenario_dir
     wrong = "scenarios/wrong.yaml"
     expected = [
         f"FAILED wrong ({wrong})",
-        f"  {wrong}:9: steps[1] call: expectation not met",
-        f"      {wrong}:9: current_status.phase",
+        f"  {wrong}:10: steps[1] call: expectation not met",  # the WRONG template's line 10
+        f"      {wrong}:10: current_status.phase",
         '          expected: "complete"',
         '          actual:   "idle"',
     ]
