@@ -48,6 +48,7 @@ class _Replacement:
         self.error: BaseException | None = None
         self.done = anyio.Event()
         self.running = False
+        self.discarded = False
         self._scope: anyio.CancelScope | None = None
 
     def launch(self) -> None:
@@ -60,6 +61,8 @@ class _Replacement:
     async def _spawn(self) -> None:
         try:
             with anyio.CancelScope() as self._scope:
+                if self.discarded:  # discarded before this task began: it must start nothing
+                    return
                 self.handle = await self.runtime.spawn_worker()
         except (WorkerGone, WorkerCallFailed, TimeoutError, OSError) as exc:
             self.error = exc
@@ -68,7 +71,8 @@ class _Replacement:
             self.done.set()
 
     def discard(self) -> None:
-        """The restart failed: stop the replacement, whether it is up or still starting."""
+        """The restart failed: stop the replacement, whether it is up, still starting, or not begun."""
+        self.discarded = True
         if self._scope is not None:
             self._scope.cancel()
         if self.handle is not None:

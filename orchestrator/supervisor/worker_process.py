@@ -109,6 +109,8 @@ class WorkerHandle:
             if pid is not None:
                 self.pid = pid
                 log.info("worker generation %d starting as pid %d", self.generation, pid)
+                if self._stop.is_set():  # abandoned before its pid was known
+                    self.kill()
                 return
             await anyio.sleep(EXIT_POLL_S)
 
