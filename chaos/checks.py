@@ -30,6 +30,7 @@ from orchestrator.config import Paths
 
 CREATING_TOOL = "orchestrator_plan_task"
 DELETING_TOOL = "orchestrator_delete_task"
+TREE_TOOLS = ("orchestrator_cancel_task", "orchestrator_delete_task")  # act on a task and its subtasks
 CHANGING_TOOLS = (
     "orchestrator_execute_subtask",
     "orchestrator_complete_subtask",
@@ -183,11 +184,19 @@ def _effects(record: CallRecord) -> list[Effect]:
     return []
 
 
-def _touched(record: CallRecord) -> set[str]:
-    """The tasks a call may have changed, whatever its outcome."""
+def _touched(record: CallRecord, children: dict[str, list[str]]) -> set[str]:
+    """The tasks a call may have changed, whatever its outcome: a cancel or delete with no answer
+    to say which (indeterminate) may have changed the task's whole subtree."""
     ids = {str(record.arguments[key]) for key in ("task_id", "parent_id") if key in record.arguments}
     for key in ("cancelled_task_ids", "affected_task_ids"):
         ids.update(map(str, (record.response or {}).get(key, [])))
+    if record.response is None and record.tool in TREE_TOOLS:
+        pending = list(ids)
+        while pending:
+            for child in children.get(pending.pop(), []):
+                if child not in ids:
+                    ids.add(child)
+                    pending.append(child)
     return ids
 
 
@@ -195,10 +204,14 @@ def lost_updates(history: History, tasks: list[dict[str, Any]], deleted: set[str
     """Acknowledged changes (execute, complete, update, cancel, synthesize, start a job) whose effect is
     gone from the final tasks; and how many changes were checked."""
     by_id = {task["id"]: task for task in tasks}
+    children: dict[str, list[str]] = {}
+    for task in tasks:
+        if task.get("parent_id"):
+            children.setdefault(task["parent_id"], []).append(task["id"])
     changing = [r for r in history.records if r.tool in CHANGING_TOOLS]
     touching: dict[str, list[CallRecord]] = {}  # task id -> the calls that may have changed it
     for record in changing:
-        for task_id in _touched(record):
+        for task_id in _touched(record, children):
             touching.setdefault(task_id, []).append(record)
     problems, checked = [], 0
     for record in changing:

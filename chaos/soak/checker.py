@@ -3,8 +3,10 @@
 A call is invoked, then answered with success (ok), answered with a failure (fail: a definite
 answer that nothing was done), or not answered (indeterminate: it may or may not have been
 applied). The database, read after the run, says what was applied: the idempotency table holds
-the key of every mutating call that took effect, tasks carry the titles and sessions the client
-names the workload gave them. From the two:
+the key of every mutating call that took effect (until the orchestrator prunes it past its newest
+keys: then a missing key is no evidence, and the end-of-run invariants judge the call by its effect
+on the task), tasks carry the titles and sessions the client names the workload gave them. From
+the two:
 
 - lost: answered ok, yet not applied (its key, or its task or session, is absent);
 - doubled: one call applied twice (two tasks with one title, two sessions with one client name);
@@ -29,6 +31,7 @@ from typing import Any
 
 from chaos.checks import CallRecord
 from orchestrator.errors import RestartError
+from orchestrator.table_copy import IDEMPOTENCY_KEYS_KEPT
 
 DOCUMENTED = frozenset(error.code for error in RestartError)
 PLAN, SESSION, QUERY = "orchestrator_plan_task", "orchestrator_initialize_session", "orchestrator_query_tasks"
@@ -59,6 +62,11 @@ class Applied:
     keys: dict[str, str] = field(default_factory=dict)
     titles: Counter[str] = field(default_factory=Counter)
     sessions: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def keys_may_be_pruned(self) -> bool:
+        """A worker keeps only the newest keys when it activates: past that many, absence proves nothing."""
+        return len(self.keys) >= IDEMPOTENCY_KEYS_KEPT
 
 
 def read_database(path: Path) -> Applied:
@@ -166,7 +174,7 @@ def _lost_and_phantom(records: list[CallRecord], applied: Applied) -> list[Findi
     findings = []
     for record in _mutating(records):
         times = _applied_count(record, applied)
-        if record.outcome == "ok" and times == 0:
+        if record.outcome == "ok" and times == 0 and not (record.tool not in (PLAN, SESSION) and applied.keys_may_be_pruned):
             findings.append(Finding("lost", record.id, f"{record.tool} by {record.client} acknowledged, not in the database"))
         elif record.outcome == "fail" and times > 0:
             findings.append(Finding("phantom", record.id, f"{record.tool} by {record.client} answered as failed ({_code(record)}), yet applied"))

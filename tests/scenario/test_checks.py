@@ -180,3 +180,16 @@ def test_an_error_inside_a_task_group_is_described_by_its_own_message() -> None:
     assert describe_error(nested) == "ValueError: the real cause"
     several = ExceptionGroup("two", [ValueError("a"), KeyError("b")])
     assert describe_error(several).startswith("ExceptionGroup: two")
+
+
+def test_an_unanswered_archive_of_the_parent_may_have_changed_every_subtask() -> None:
+    """The soak's workload archives a finished task: when that call goes unanswered, its answer
+    cannot list the subtasks it archived, yet it may have archived them."""
+    history = History()
+    change(history, "orchestrator_complete_subtask", {"task_id": "s1", "summary": "done"}, {"status": "completed"})
+    change(history, "orchestrator_delete_task", {"task_id": "p1", "archive": True}, outcome="indeterminate")
+    archived = [full_task("p1", parent_id=None, status="archived"), full_task("s1", status="archived", summary="done")]
+    assert checks.lost_or_twice(history, archived).ok
+    history = History()
+    change(history, "orchestrator_complete_subtask", {"task_id": "s1", "summary": "done"}, {"status": "completed"})
+    assert not checks.lost_or_twice(history, archived).ok  # with nothing that could have archived it
