@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaos.checks import CallRecord
+from chaos.verdict.checks import CallRecord
 from orchestrator.errors import RestartError
 
 DOCUMENTED = frozenset(error.code for error in RestartError)

@@ -15,9 +15,9 @@ import anyio
 
 from chaos.faults import create
 from chaos.interrupt import interruptible
-from chaos.live import http_orchestrator, until_serving
-from chaos.namespace import Confinement
-from chaos.ownership import RUN_ID
+from chaos.target.live.namespace import Confinement
+from chaos.target.live.orchestrator import http_orchestrator, until_serving
+from chaos.target.live.ownership import RUN_ID
 
 LASTING_FAULTS = [
     ("slow_io", {"seconds": 1}),

@@ -11,8 +11,8 @@ from typing import Any
 from mcp import Client
 
 from chaos.faults import FaultContext
-from chaos.live import HttpOrchestrator, call, http_orchestrator, until_serving
-from chaos.namespace import Confinement
+from chaos.target.live.namespace import Confinement
+from chaos.target.live.orchestrator import HttpOrchestrator, call, http_orchestrator, until_serving
 
 
 @dataclass

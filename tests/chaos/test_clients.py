@@ -6,7 +6,7 @@ import anyio
 import pytest
 
 from chaos.faults.clients import until_holding
-from chaos.live import call
+from chaos.target.live.orchestrator import call
 from chaos.waiting import wait_until
 from tests.chaos.support import live
 

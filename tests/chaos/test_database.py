@@ -7,7 +7,7 @@ import hashlib
 import anyio
 import pytest
 
-from chaos.live import call
+from chaos.target.live.orchestrator import call
 from tests.chaos.support import live
 
 pytestmark = pytest.mark.live

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chaos.live import HttpOrchestrator, until_serving
+from chaos.target.live.orchestrator import HttpOrchestrator, until_serving
 from orchestrator.lockfile import read_owner
 
 pytestmark = pytest.mark.live

@@ -7,7 +7,7 @@ import json
 import anyio
 import pytest
 
-from chaos.live import call
+from chaos.target.live.orchestrator import call
 from chaos.waiting import wait_until
 from tests.chaos.support import Live, live
 

@@ -10,7 +10,7 @@ import pytest
 
 from chaos import faults
 from chaos.cli import main
-from chaos.guide import BY_ID
+from chaos.guide.catalogue import BY_ID
 
 DOCUMENTED = {
     "disk_full": "RESTART_005", "read_only": "RESTART_005", "permission_denied": "RESTART_005",

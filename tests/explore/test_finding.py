@@ -21,7 +21,7 @@ from chaos.cli import main
 from chaos.engine.lifecycle import RunOptions
 from chaos.explore import compile as compiler
 from chaos.scenario import load_paths
-from chaos.sim.run import run_simulated
+from chaos.target.sim.run import run_simulated
 from chaos.waiting import wait_until
 
 SEED = 2

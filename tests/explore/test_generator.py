@@ -24,7 +24,7 @@ from chaos.explore.strategies import schedules
 from chaos.explore.yaml_text import SCHEMA_LINE, scenario_yaml
 from chaos.scenario import load_scenario
 from chaos.scenario.model import ParallelStep
-from chaos.sim.support import sim_blockers
+from chaos.target.sim.support import sim_blockers
 
 
 def _all_steps(steps: list) -> list:

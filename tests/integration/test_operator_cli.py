@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from chaos.live import http_orchestrator
+from chaos.target.live.orchestrator import http_orchestrator
 from orchestrator import snapshot
 from orchestrator.config import Paths
 from tests.integration.helpers import ready

@@ -12,7 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from chaos.live import call, http_orchestrator, stdio_client
+from chaos.target.live.orchestrator import call, http_orchestrator, stdio_client
 from chaos.waiting import wait_until
 from orchestrator import snapshot
 from orchestrator.config import Paths

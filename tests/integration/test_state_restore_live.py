@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chaos.live import call, http_orchestrator
+from chaos.target.live.orchestrator import call, http_orchestrator
 from chaos.waiting import wait_until
 from orchestrator import snapshot
 from orchestrator.config import Paths

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chaos.live import call, child_pids, http_orchestrator
+from chaos.target.live.orchestrator import call, child_pids, http_orchestrator
 from chaos.waiting import wait_until
 from orchestrator.config import Paths
 from tests.integration.helpers import all_tasks, health, plan

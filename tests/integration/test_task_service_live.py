@@ -14,7 +14,7 @@ import pytest
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
-from chaos.live import HttpOrchestrator, call, http_orchestrator, stdio_client
+from chaos.target.live.orchestrator import HttpOrchestrator, call, http_orchestrator, stdio_client
 from chaos.waiting import wait_until
 from orchestrator.config import Paths
 from orchestrator.supervisor.reboot_tools import MODELS

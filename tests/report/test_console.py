@@ -7,9 +7,9 @@ import io
 import pytest
 
 from chaos.engine.failure import ScenarioResult
-from chaos.journal import StepRecord
 from chaos.report import console
 from chaos.report.console import NORMAL, QUIET, VERBOSE, ConsoleReporter, summary_table
+from chaos.report.journal import StepRecord
 
 
 class Clock:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from chaos import faults
+from chaos.cli import main
 from chaos.faults import Fault, FaultContext, FaultParams, Injection
 from chaos.scenario import fault_registry
-from chaos.scenario_cli import add_subcommands
 
 
 class MarkerParams(FaultParams):
@@ -53,7 +52,4 @@ def marker_fault() -> Iterator[type[MarkerFault]]:
 
 
 def cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chaos")
-    add_subcommands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.run(args)
+    return main(argv)

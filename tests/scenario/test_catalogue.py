@@ -17,9 +17,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from chaos import guide
-from chaos.coverage import covered_ids, from_scenarios, matrix
 from chaos.engine import RunOptions, run_scenario
+from chaos.guide import catalogue as guide
+from chaos.guide.coverage import covered_ids, from_scenarios, matrix
 from chaos.scenario import load_paths, load_scenario
 
 CATALOGUE = Path(__file__).resolve().parents[2] / "scenarios"

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from chaos import checks
-from chaos.checks import History
+from chaos.verdict import checks
+from chaos.verdict.checks import History
 from orchestrator import snapshot
 from orchestrator.config import Paths
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from chaos.coverage import from_journal, from_scenarios, matrix
+from chaos.guide.coverage import from_journal, from_scenarios, matrix
 from chaos.scenario import load_scenario
 from orchestrator import faultpoints
 from orchestrator.task_tools import register_task_tools

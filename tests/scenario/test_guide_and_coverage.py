@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from chaos import guide
-from chaos.coverage import from_scenarios, matrix, render_text
+from chaos.cli import build_parser
 from chaos.engine.select import ExpressionError, compile_expression, select
+from chaos.guide import catalogue as guide
+from chaos.guide.coverage import from_scenarios, matrix, render_text
 from chaos.scenario import load_paths, load_scenario
-from chaos.scenario_cli import add_subcommands
 
 # A fixed set of example scenarios (the first catalogue, frozen): these tests are about the matrix and
 # -k selection, not about the catalogue, which grows (tests/scenario/test_catalogue.py checks it).
@@ -51,15 +51,14 @@ def test_coverage_matrix_counts_what_the_scenarios_name() -> None:
 
 
 def test_coverage_command_json_and_fail_under(capsys: pytest.CaptureFixture[str]) -> None:
-    import argparse
     import json
 
-    parser = argparse.ArgumentParser()
-    add_subcommands(parser.add_subparsers())
-    args = parser.parse_args(["coverage", str(EXAMPLES), "--format", "json"])
+    argv = ["coverage", str(EXAMPLES), "--format", "json"]
+    args = build_parser(argv).parse_args(argv)
     assert args.run(args) == 0
     assert json.loads(capsys.readouterr().out)["summary"]["covered_items"] > 5
-    args = parser.parse_args(["coverage", str(EXAMPLES), "--fail-under", "100"])
+    argv = ["coverage", str(EXAMPLES), "--fail-under", "100"]
+    args = build_parser(argv).parse_args(argv)
     assert args.run(args) == 1
     assert "is under 100.0%" in capsys.readouterr().err
 

@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from chaos import pytest_plugin
 from chaos.engine import RunOptions, ScenarioResult
+from chaos.pytest import plugin as pytest_plugin
 from chaos.scenario import Loaded
 
 from .support import cli
@@ -54,17 +54,17 @@ def scenario_dir(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def test_scenarios_are_collected_as_items_with_keywords_and_marks(scenario_dir: pytest.Pytester) -> None:
-    result = scenario_dir.runpytest("-p", "chaos.pytest_plugin", "--collect-only", "-q", "scenarios")
+    result = scenario_dir.runpytest("-p", "chaos.pytest.plugin", "--collect-only", "-q", "scenarios")
     result.stdout.fnmatch_lines(["scenarios/good.yaml::good", "scenarios/wrong.yaml::wrong", "*2 tests collected*"])
-    result = scenario_dir.runpytest("-p", "chaos.pytest_plugin", "--collect-only", "-q", "-k", "RESTART_004", "scenarios")
+    result = scenario_dir.runpytest("-p", "chaos.pytest.plugin", "--collect-only", "-q", "-k", "RESTART_004", "scenarios")
     result.stdout.fnmatch_lines(["scenarios/wrong.yaml::wrong", "*1/2 tests collected (1 deselected)*"])
-    result = scenario_dir.runpytest("-p", "chaos.pytest_plugin", "--collect-only", "-q", "-m", "slow_one", "--strict-markers", "scenarios")
+    result = scenario_dir.runpytest("-p", "chaos.pytest.plugin", "--collect-only", "-q", "-m", "slow_one", "--strict-markers", "scenarios")
     result.stdout.fnmatch_lines(["scenarios/wrong.yaml::wrong", "*1/2 tests collected (1 deselected)*"])
 
 
 def test_an_invalid_scenario_is_a_collection_error_listing_every_problem(pytester: pytest.Pytester) -> None:
     (pytester.path / "broken.yaml").write_text(BROKEN)
-    result = pytester.runpytest("-p", "chaos.pytest_plugin", "broken.yaml")
+    result = pytester.runpytest("-p", "chaos.pytest.plugin", "broken.yaml")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(
         [
@@ -80,7 +80,7 @@ def test_an_invalid_scenario_is_a_collection_error_listing_every_problem(pyteste
 def test_scenarios_run_under_xdist_with_junit_and_read_like_the_cli(scenario_dir: pytest.Pytester) -> None:
     junit = scenario_dir.path / "junit.xml"
     result = scenario_dir.runpytest_subprocess(
-        "-p", "chaos.pytest_plugin", "-n", "2", f"--junitxml={junit}", "-p", "no:cacheprovider",
+        "-p", "chaos.pytest.plugin", "-n", "2", f"--junitxml={junit}", "-p", "no:cacheprovider",
         f"--scenario-workdir={scenario_dir.path / 'runs'}", "scenarios", timeout=600,
     )  # fmt: skip
     result.assert_outcomes(passed=1, failed=1)
@@ -112,7 +112,7 @@ def test_asked_for_it_collects_only_under_chaos_scenarios_never_a_ci_file_with_s
     scenario_dir.mkdir("ci")
     (scenario_dir.path / "ci" / "deploy.yaml").write_text(CI_WITH_STEPS)
     scenario_dir.makeini(
-        "[pytest]\nasyncio_default_fixture_loop_scope = function\naddopts = -p chaos.pytest_plugin\n"
+        "[pytest]\nasyncio_default_fixture_loop_scope = function\naddopts = -p chaos.pytest.plugin\n"
         "chaos_scenarios = scenarios\n"
     )
     result = scenario_dir.runpytest("--collect-only", "-q")
@@ -135,7 +135,7 @@ def test_the_plugin_and_chaos_run_give_a_scenario_the_same_junit_id(
     nested = scenario_dir.path / "scenarios" / "nested"
     nested.mkdir()
     (nested / "deep.yaml").write_text(PASSING.format(name="deep"))
-    scenario_dir.runpytest("-p", "chaos.pytest_plugin", "--junitxml=plugin.xml", "-p", "no:cacheprovider", "scenarios").assert_outcomes(passed=2)
+    scenario_dir.runpytest("-p", "chaos.pytest.plugin", "--junitxml=plugin.xml", "-p", "no:cacheprovider", "scenarios").assert_outcomes(passed=2)
     assert cli(["run", "scenarios", "--mode", "sim", "-q", "--report", "run", "--workdir", "runs"]) == 0
 
     def ids(path: str) -> set[tuple[str | None, str | None]]:

@@ -10,9 +10,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from chaos.checks import processes_under
 from chaos.engine import RunOptions, run_scenario
 from chaos.scenario import load_scenario
+from chaos.verdict.checks import processes_under
 
 from .support import cli, marker_fault
 

@@ -7,7 +7,7 @@ import math
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from chaos.live import call, stdio_client
+from chaos.target.live.orchestrator import call, stdio_client
 from orchestrator.tasks import TaskInputError, _text
 from tests.integration.helpers import ready
 

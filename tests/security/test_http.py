@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from chaos.live import http_orchestrator
+from chaos.target.live.orchestrator import http_orchestrator
 
 pytestmark = pytest.mark.live
 

@@ -9,7 +9,7 @@ import sys
 import anyio
 import pytest
 
-from chaos.live import call, http_orchestrator
+from chaos.target.live.orchestrator import call, http_orchestrator
 from orchestrator.supervisor.http_guard import OPERATOR_TOKEN_FILE, bearer_client, read_operator_token
 from tests.security.test_http import TOKEN, initialize, request
 

@@ -16,9 +16,9 @@ import pytest
 from chaos.cli import main
 from chaos.engine import RunOptions, run_scenario
 from chaos.scenario import load_paths
-from chaos.sim.parity import first_divergence, normalised_trace
-from chaos.sim.run import run_simulated
-from chaos.sim.support import sim_blockers
+from chaos.target.sim.parity import first_divergence, normalised_trace
+from chaos.target.sim.run import run_simulated
+from chaos.target.sim.support import sim_blockers
 
 CATALOGUE = Path(__file__).resolve().parents[2] / "scenarios"
 LOADED, _ = load_paths([str(CATALOGUE)])

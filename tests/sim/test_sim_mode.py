@@ -10,8 +10,8 @@ import pytest
 
 from chaos.engine import RunOptions
 from chaos.scenario import load_paths
-from chaos.sim.run import run_simulated
-from chaos.sim.worker import InProcessWorker
+from chaos.target.sim.run import run_simulated
+from chaos.target.sim.worker import InProcessWorker
 from orchestrator.supervisor.runtime import Runtime
 from tests.scenario.support import cli
 

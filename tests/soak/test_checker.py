@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from chaos.checks import CallRecord
 from chaos.soak.checker import Applied, Window, check, latency, read_database
+from chaos.verdict.checks import CallRecord
 
 TITLE = "soak-c0-1"
 

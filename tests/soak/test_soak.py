@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chaos.journal import RunInfo
+from chaos.report.journal import RunInfo
 from chaos.soak.report import write_soak_reports
 from chaos.soak.run import SoakOptions, run_soak
 

@@ -20,8 +20,8 @@ from chaos.engine.batch import enough_failures
 from chaos.engine.failure import ScenarioResult
 from chaos.engine.lifecycle import Reporter, RunOptions, run_scenario, skipped_result
 from chaos.scenario import Loaded
-from chaos.sim.clock import SimulatedClock
-from chaos.sim.support import sim_blockers
+from chaos.target.sim.clock import SimulatedClock
+from chaos.target.sim.support import sim_blockers
 from orchestrator import blocking, entropy
 
 T = TypeVar("T")

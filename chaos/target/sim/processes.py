@@ -1,7 +1,7 @@
 """The simulator's process table: made-up pids for the supervisor and its in-process workers.
 
 Faults reach processes through FaultContext.processes; live that is the kernel
-(chaos.ownership.LiveProcesses), here it is this table, with the same answers: a state letter,
+(chaos.target.live.ownership.LiveProcesses), here it is this table, with the same answers: a state letter,
 children oldest first, and signals mapped onto the in-process workers.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-from chaos.sim.worker import InProcessWorker
+from chaos.target.sim.worker import InProcessWorker
 
 
 class _NoWatchdog:

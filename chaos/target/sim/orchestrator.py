@@ -1,6 +1,6 @@
 """The orchestrator of one simulated scenario run: supervisor and workers in this process.
 
-It stands where chaos.engine.server.Server stands in a live run and answers the same questions
+It stands where chaos.target.live.server.Server stands in a live run and answers the same questions
 (start, clients, pids, fault context, stop), so every step runs unchanged. The supervisor is the
 real one (`running_supervisor`) with the real restart coordinator; its workers are
 InProcessWorkers, and its clients are SDK clients on the in-memory transport. Pids are made up
@@ -22,10 +22,10 @@ from anyio.abc import TaskGroup, TaskStatus
 from mcp import Client
 
 from chaos.engine.failure import unwrapped
-from chaos.engine.server import STDERR_LOG
 from chaos.faults.base import FaultContext
-from chaos.sim.processes import SimulatedProcesses
-from chaos.sim.worker import InProcessWorker
+from chaos.target.live.server import STDERR_LOG
+from chaos.target.sim.processes import SimulatedProcesses
+from chaos.target.sim.worker import InProcessWorker
 from orchestrator import lockfile
 from orchestrator.config import Paths
 from orchestrator.logs import formatter

@@ -1,6 +1,6 @@
 """pytest plugin: the `fault` fixture, which injects faults and heals every one at teardown.
 
-Load it with `pytest_plugins = ["chaos.pytest_fixtures"]` in the top conftest. In a test:
+Load it with `pytest_plugins = ["chaos.pytest.fixtures"]` in the top conftest. In a test:
 
     injected = await fault("disk_full", orchestrator.fault_context(client), target="state_dir")
 

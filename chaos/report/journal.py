@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chaos.checks import History, Verdict
+from chaos.verdict.checks import History, Verdict
 from orchestrator import __version__, clock
 
 JOURNAL_VERSION = 1

@@ -1,8 +1,7 @@
 """`python -m chaos run | validate | coverage | report`: the scenario subcommands of the harness's command line.
 
-`add_subcommands(subparsers)` adds them to chaos.cli's parser; each sets `run` to a function of
-the parsed arguments that returns the exit status, as chaos.cli expects. Each function imports
-what it needs itself, so `--help` and `validate` start without the engine, the simulator and mcp.
+Each is a (configure_<name>, <name>) pair, registered in chaos.cli's SUBCOMMANDS. Each function
+imports what it needs itself, so `--help` and `validate` start without the engine, the simulator and mcp.
 """
 
 from __future__ import annotations
@@ -24,85 +23,56 @@ def add_format(parser: argparse.ArgumentParser) -> None:
                         help="text (default) or json: one JSON document on stdout, everything else on stderr")
 
 
-def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
-    run = subparsers.add_parser(
-        "run",
-        help="Run scenarios against live orchestrators with real faults, or simulated (--mode sim).",
-        description="Run scenario files (or every *.yaml under directories) against live orchestrators: each in its "
-        "own directory and port, with real processes and faults. Shows progress and a summary table, and writes "
-        "junit.xml, journal.json and report.html. Exit status: 0 all passed, 1 some failed, 2 invalid scenario "
-        "files or arguments, 5 nothing selected.",
-    )
-    run.add_argument("paths", nargs="+", metavar="PATH", help="scenario files or directories")
-    run.add_argument("--report", type=Path, metavar="DIR", help="where the reports go (default: reports/<UTC timestamp>/)")
-    run.add_argument("-k", metavar="EXPR", dest="keyword", help="only scenarios matching EXPR: words matched against name, "
-                     "file, tags, guide ids and error codes, combined with and/or/not (as pytest -k)")
-    run.add_argument("--shard", type=shard_argument, metavar="K/N",
-                     help="run only the K-th of N parts of the selection (K from 1), for N CI jobs: parts of about equal "
-                     "expected time, the same in every job, each scenario in exactly one (merge the reports with "
-                     "'python -m chaos report merge')")
-    run.add_argument("--durations", type=Path, metavar="JOURNAL",
-                     help="a journal.json of an earlier run: the expected time of each scenario, for --shard and the "
-                     "start order (default for --shard: the sizes of the scenario files)")
-    run.add_argument("-x", "--exitfirst", dest="maxfail", action="store_const", const=1, help="same as --maxfail 1")
-    run.add_argument("--maxfail", type=_positive, metavar="N",
-                     help="start no more scenarios after N failed (those running finish; the rest are reported not run)")
-    run.add_argument("--jobs", "-j", type=_positive, default=1, metavar="N", help="run up to N scenarios at once (default 1)")
-    run.add_argument("--workdir", type=Path, metavar="DIR", help="make each scenario's directory here (default: the temp dir)")
-    run.add_argument("--keep", action="store_true", help="keep the directories of passing scenarios too (failing ones always are)")
-    run.add_argument("--quiet", "-q", action="store_true",
-                     help="only the scenarios that did not pass or had a FALLBACK, and the progress line")
-    run.add_argument("--verbose", "-v", action="store_true",
-                     help="every step as it happens, prefixed by its scenario (by default a scenario's failed steps are "
-                     "printed with its result, when it ends, so scenarios running at once do not interleave)")
-    run.add_argument("--mode", choices=("live", "sim"), default="live",
-                     help="live (default): real processes and faults; sim: supervisor and workers in this process on a "
-                     "virtual clock, faults at fault points, runs in milliseconds and replays exactly from --seed "
-                     "(scenarios that need real processes are skipped, with the reason)")
-    run.add_argument("--require-real", action="store_true",
-                     help="fail a scenario at any fault that falls back (a fault point, not the real thing; console and report say FALLBACK)")
-    run.add_argument("--seed", type=int, metavar="N", help="sim mode: the seed of every random choice (default: each scenario's sim_seed, else 0)")
-    add_format(run)
-    run.set_defaults(run=cmd_run)
+def configure_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="scenario files or directories")
+    parser.add_argument("--report", type=Path, metavar="DIR", help="where the reports go (default: reports/<UTC timestamp>/)")
+    parser.add_argument("-k", metavar="EXPR", dest="keyword", help="only scenarios matching EXPR: words matched against name, "
+                        "file, tags, guide ids and error codes, combined with and/or/not (as pytest -k)")
+    parser.add_argument("--shard", type=shard_argument, metavar="K/N",
+                        help="run only the K-th of N parts of the selection (K from 1), for N CI jobs: parts of about equal "
+                        "expected time, the same in every job, each scenario in exactly one (merge the reports with "
+                        "'python -m chaos report merge')")
+    parser.add_argument("--durations", type=Path, metavar="JOURNAL",
+                        help="a journal.json of an earlier run: the expected time of each scenario, for --shard and the "
+                        "start order (default for --shard: the sizes of the scenario files)")
+    parser.add_argument("-x", "--exitfirst", dest="maxfail", action="store_const", const=1, help="same as --maxfail 1")
+    parser.add_argument("--maxfail", type=_positive, metavar="N",
+                        help="start no more scenarios after N failed (those running finish; the rest are reported not run)")
+    parser.add_argument("--jobs", "-j", type=_positive, default=1, metavar="N", help="run up to N scenarios at once (default 1)")
+    parser.add_argument("--workdir", type=Path, metavar="DIR", help="make each scenario's directory here (default: the temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the directories of passing scenarios too (failing ones always are)")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="only the scenarios that did not pass or had a FALLBACK, and the progress line")
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="every step as it happens, prefixed by its scenario (by default a scenario's failed steps are "
+                        "printed with its result, when it ends, so scenarios running at once do not interleave)")
+    parser.add_argument("--mode", choices=("live", "sim"), default="live",
+                        help="live (default): real processes and faults; sim: supervisor and workers in this process on a "
+                        "virtual clock, faults at fault points, runs in milliseconds and replays exactly from --seed "
+                        "(scenarios that need real processes are skipped, with the reason)")
+    parser.add_argument("--require-real", action="store_true",
+                        help="fail a scenario at any fault that falls back (a fault point, not the real thing; console and report say FALLBACK)")
+    parser.add_argument("--seed", type=int, metavar="N", help="sim mode: the seed of every random choice (default: each scenario's sim_seed, else 0)")
+    add_format(parser)
 
-    validate = subparsers.add_parser(
-        "validate",
-        help="Check scenario files; report every problem at once, with file:line.",
-        description="Check scenario files against the schema (scenarios/schema.json) and the story rules; every "
-        "problem in every file is reported as file:line:column: what was expected. Exit status: 0 all valid, 1 "
-        "some problem.",
-    )
-    validate.add_argument("paths", nargs="*", default=DEFAULT_PATHS, metavar="PATH", help="files or directories (default: scenarios)")
-    add_format(validate)
-    validate.set_defaults(run=cmd_validate)
 
-    coverage = subparsers.add_parser(
-        "coverage",
-        help="Which guide sections and error codes the scenarios assert.",
-        description="List every item of the troubleshooting guide (chaos.guide ids) with the scenarios whose steps "
-        "assert it (a step tagged with the item's id that asserts something; an error code expected exactly). With "
-        "--journal, what the passing steps of a run asserted.",
-    )
-    coverage.add_argument("--journal", type=Path, metavar="FILE", help="a run's journal.json: count only what its passing steps asserted")
-    coverage.add_argument("paths", nargs="*", default=DEFAULT_PATHS, metavar="PATH", help="files or directories (default: scenarios)")
-    add_format(coverage)
-    coverage.add_argument("--fail-under", type=float, metavar="PERCENT", help="exit 1 if fewer than PERCENT of the items are covered")
-    coverage.set_defaults(run=cmd_coverage)
+def configure_validate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", default=DEFAULT_PATHS, metavar="PATH", help="files or directories (default: scenarios)")
+    add_format(parser)
 
-    report = subparsers.add_parser(
-        "report",
-        usage="python -m chaos report DIR [--out DIR]\n       python -m chaos report merge DIR... --out DIR",
-        help="Render a run's junit.xml and report.html again from its journal.json, or merge the runs of shards.",
-        description="'report DIR' writes DIR/junit.xml and DIR/report.html again from DIR/journal.json (or into --out). "
-        "'report merge DIR... --out DIR' merges the journals of shards (chaos run --shard K/N) into one journal.json, "
-        "junit.xml and report.html, totals counted over all; a scenario found in two of them is an error. (A report "
-        "directory named 'merge' is written ./merge.) Exit status: 0 all passed, 1 some failed, 2 unreadable or "
-        "overlapping journals.",
-    )
-    report.add_argument("directories", nargs="+", metavar="DIR")
-    report.add_argument("--out", type=Path, metavar="DIR", help="where to write (merge: required; default: DIR itself)")
-    add_format(report)
-    report.set_defaults(run=cmd_report)
+
+def configure_coverage(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--journal", type=Path, metavar="FILE", help="a run's journal.json: count only what its passing steps asserted")
+    parser.add_argument("paths", nargs="*", default=DEFAULT_PATHS, metavar="PATH", help="files or directories (default: scenarios)")
+    add_format(parser)
+    parser.add_argument("--fail-under", type=float, metavar="PERCENT", help="exit 1 if fewer than PERCENT of the items are covered")
+
+
+def configure_report(parser: argparse.ArgumentParser) -> None:
+    parser.usage = "python -m chaos report DIR [--out DIR]\n       python -m chaos report merge DIR... --out DIR"
+    parser.add_argument("directories", nargs="+", metavar="DIR")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="where to write (merge: required; default: DIR itself)")
+    add_format(parser)
 
 
 def _positive(text: str) -> int:
@@ -149,7 +119,13 @@ def _load(paths: list[str]) -> tuple[list[Any], int]:
     return loaded, len(problems)
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
+def validate(args: argparse.Namespace) -> int:
+    """Check scenario files; report every problem at once, with file:line.
+
+    Every file is checked against the schema (scenarios/schema.json) and the story rules; every problem
+    in every file is reported as file:line:column: what was expected. Exit status: 0 all valid, 1 some
+    problem.
+    """
     if args.format == "json":
         loaded, problems = _problems(args.paths)
         _emit({"files": len(loaded), "valid": sum(item.ok for item in loaded), "problems": problems})
@@ -163,8 +139,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_coverage(args: argparse.Namespace) -> int:
-    from chaos.coverage import from_journal, from_scenarios, matrix, render_text
+def coverage(args: argparse.Namespace) -> int:
+    """Which guide sections and error codes the scenarios assert.
+
+    Every item of the troubleshooting guide (chaos.guide.catalogue ids), with the scenarios whose steps
+    assert it (a step tagged with the item's id that asserts something; an error code expected exactly).
+    With --journal, what the passing steps of a run asserted.
+    """
+    from chaos.guide.coverage import from_journal, from_scenarios, matrix, render_text
 
     if args.journal is not None:
         try:
@@ -175,16 +157,16 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     else:
         loaded, problems = _load(args.paths)
         evidence = from_scenarios([item.scenario for item in loaded if item.scenario is not None])
-    report = matrix(evidence)
+    table = matrix(evidence)
     if args.format == "json":
-        _emit(report)
+        _emit(table)
     else:
-        print(render_text(report))
+        print(render_text(table))
     if problems:
         print(f"{problems} problem(s): invalid files are not counted; fix them (python -m chaos validate)", file=sys.stderr)
         return EXIT_FAILED
-    if args.fail_under is not None and report["summary"]["percent"] < args.fail_under:
-        print(f"coverage {report['summary']['percent']}% is under {args.fail_under}%", file=sys.stderr)
+    if args.fail_under is not None and table["summary"]["percent"] < args.fail_under:
+        print(f"coverage {table['summary']['percent']}% is under {args.fail_under}%", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 
@@ -220,7 +202,14 @@ def _choose(args: argparse.Namespace, loaded: list[Any], out: Any) -> tuple[list
     return selected, durations
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Run scenarios against live orchestrators with real faults, or simulated (--mode sim).
+
+    Scenario files (or every *.yaml under directories) run each in its own directory and port, with
+    real processes and faults. Shows progress and a summary table, and writes junit.xml, journal.json
+    and report.html. Exit status: 0 all passed, 1 some failed, 2 invalid scenario files or arguments,
+    5 nothing selected.
+    """
     import anyio
 
     from chaos.engine import RunOptions
@@ -228,7 +217,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from chaos.interrupt import interruptible
     from chaos.report import default_directory, write_reports
     from chaos.report.console import ConsoleReporter, summary_table
-    from chaos.sim.run import run_all_simulated
+    from chaos.target.sim.run import run_all_simulated
 
     out = sys.stderr if args.format == "json" else sys.stdout  # stdout holds only the JSON summary
     loaded, problems = _load(args.paths)
@@ -282,8 +271,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run_info(args: argparse.Namespace, command: str, started: float, results: list[Any]) -> Any:
     from datetime import UTC
 
-    from chaos.journal import RunInfo
-    from chaos.sim.clock import EPOCH
+    from chaos.report.journal import RunInfo
+    from chaos.target.sim.clock import EPOCH
 
     if args.mode == "sim":  # times of the simulation, so that the same seed writes the same journal
         return RunInfo(command, EPOCH.replace(tzinfo=UTC).timestamp(), sum(r.duration_s for r in results), "sim", args.seed)
@@ -313,7 +302,15 @@ def _summary(command: str, results: list[Any], not_run: list[str], directory: Pa
     }
 
 
-def cmd_report(args: argparse.Namespace) -> int:
+def report(args: argparse.Namespace) -> int:
+    """Render a run's junit.xml and report.html again from its journal.json, or merge the runs of shards.
+
+    'report DIR' writes DIR/junit.xml and DIR/report.html again from DIR/journal.json (or into --out).
+    'report merge DIR... --out DIR' merges the journals of shards (chaos run --shard K/N) into one
+    journal.json, junit.xml and report.html, totals counted over all; a scenario found in two of them
+    is an error. (A report directory named 'merge' is written ./merge.) Exit status: 0 all passed, 1
+    some failed, 2 unreadable or overlapping journals.
+    """
     from chaos.report.merge import JournalError, merge, outcome_totals, regenerate
 
     words = args.directories

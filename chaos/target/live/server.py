@@ -1,8 +1,8 @@
 """The orchestrator of one scenario run, over HTTP or stdio, with its connected clients.
 
-It wraps chaos.live so both transports look the same to the steps: start (again after a stop,
+It wraps chaos.target.live.orchestrator so both transports look the same to the steps: start (again after a stop,
 on the same files), the clients, the supervisor and current worker pids, the fault context, stop
-politely or by force. Every process it starts carries this harness's run id (chaos.ownership), so
+politely or by force. Every process it starts carries this harness's run id (chaos.target.live.ownership), so
 faults and steps may signal them and nothing else. The fault point file is always given, so
 fault-point faults can be armed before or after the start.
 """
@@ -21,21 +21,21 @@ from anyio.abc import TaskGroup, TaskStatus
 from mcp import Client
 from mcp.client.stdio import stdio_client as stdio_transport
 
-from chaos import ownership
 from chaos.faults.base import FaultContext
-from chaos.live import HttpOrchestrator, call, child_pids, stdio_client
-from chaos.namespace import Confinement
+from chaos.target.live import ownership
+from chaos.target.live.namespace import Confinement
+from chaos.target.live.orchestrator import HttpOrchestrator, call, child_pids, stdio_client
 from orchestrator import lockfile
 from orchestrator.config import Paths
 from orchestrator.faultpoints import FAULTPOINTS_ENV
 
 STOP_TIMEOUT_S = 15.0
-STDERR_LOG = "supervisor.stderr.log"  # beside .task_orchestrator/, as chaos.live names it
+STDERR_LOG = "supervisor.stderr.log"  # beside .task_orchestrator/, as chaos.target.live.orchestrator names it
 CallTool = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 def scratch_dir(base: Path) -> Path:
-    """The harness's own files beside the orchestrator's (chaos.live's convention)."""
+    """The harness's own files beside the orchestrator's (chaos.target.live.orchestrator's convention)."""
     return base / ".chaos"
 
 

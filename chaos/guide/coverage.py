@@ -1,6 +1,6 @@
 """Which parts of the guide the scenarios prove: the matrix behind `coverage` and the HTML report.
 
-Coverage is counted over the guide's testable items (chaos.guide), from assertions: an item is
+Coverage is counted over the guide's testable items (chaos.guide.catalogue), from assertions: an item is
 covered by a scenario whose steps assert it (chaos.scenario.evidence), not by one that merely
 names it. Error codes are items of the guide like any other. From scenario files, that is what
 the steps would prove if they pass; from a run's journal (`--journal`), what passing steps did
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chaos import guide
+from chaos.guide import catalogue
 from chaos.scenario import Scenario
 from chaos.scenario.evidence import proven
 
@@ -39,7 +39,7 @@ def matrix(evidence: Mapping[str, list[str]]) -> dict[str, Any]:
     """Every guide item with the scenarios proving it (`evidence`: scenario name -> ids), per-section
     counts, and the overall figure."""
     names = list(evidence)
-    covering: dict[str, list[str]] = {item.id: [] for item in guide.ITEMS}
+    covering: dict[str, list[str]] = {item.id: [] for item in catalogue.ITEMS}
     for name, ids in evidence.items():
         for item_id in ids:
             covering[item_id].append(name)
@@ -52,10 +52,10 @@ def matrix(evidence: Mapping[str, list[str]]) -> dict[str, Any]:
             "testable": item.testable,
             "scenarios": covering[item.id],
         }
-        for item in guide.ITEMS
+        for item in catalogue.ITEMS
     ]
     sections = []
-    for section in guide.SECTIONS:
+    for section in catalogue.SECTIONS:
         members = [i for i in items if i["section"] == section.id and i["testable"]]
         sections.append(
             {

@@ -6,7 +6,7 @@ every problem with file:line. A failing scenario reads as it does from `python -
 reproduce command included. Public pytest APIs only (pytest_collect_file, File, Item,
 repr_failure).
 
-Opt-in, twice over: nothing loads it unless a project asks (`-p chaos.pytest_plugin` on the
+Opt-in, twice over: nothing loads it unless a project asks (`-p chaos.pytest.plugin` on the
 command line or in `addopts`), and then it collects only under the paths the `chaos_scenarios`
 ini option names, or, without that option, under the paths given on the command line. A YAML
 file elsewhere with a `steps:` key (a CI configuration, say) is never taken for a scenario.
@@ -22,8 +22,8 @@ from typing import Any
 import anyio
 import pytest
 
-from chaos.coverage import covered_ids
 from chaos.engine import RunOptions, ScenarioResult, run_scenario
+from chaos.guide.coverage import covered_ids
 from chaos.scenario import Loaded, load_scenario
 
 SUFFIXES = (".yaml", ".yml")
