@@ -1,5 +1,5 @@
 """The catalogue's imported incident is the importer's round trip: scenarios/incidents/database-connection-issues-imported.yaml
-is what `chaos incident import` makes of the directory a live run of scenarios/issue-5/database-connection-issues.yaml
+is what `chaos incident import` makes of the directory a live run of scenarios/guide/database-connection-issues/database-connection-issues.yaml
 left behind (its database and state files are the scenario's fixture; its restart history and log are kept in
 tests/incident/field/), and replayed it restarts as the field did: the same error codes, in the same order."""
 

@@ -85,5 +85,5 @@ def test_bad_keyword_expressions_say_so(bad: str) -> None:
 
 
 def test_selection_matches_file_names() -> None:
-    loaded = load_scenario(EXAMPLES / "basics" / "healthy-restart.yaml")
-    assert select([loaded], "basics") == [loaded] and select([loaded], "not basics") == []
+    loaded = load_scenario(EXAMPLES / "quick-diagnostic-checklist" / "healthy-restart.yaml")
+    assert select([loaded], "diagnostic") == [loaded] and select([loaded], "not diagnostic") == []
