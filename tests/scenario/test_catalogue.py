@@ -23,9 +23,8 @@ from chaos.guide.coverage import covered_ids, from_scenarios, matrix
 from chaos.scenario import load_paths, load_scenario
 
 CATALOGUE = Path(__file__).resolve().parents[2] / "scenarios"
-SCHEMA_LINE = "# yaml-language-server: $schema=../schema.json"
 PYTEST_MARKS = {"timeout", "skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings", "asyncio", "live"}
-EXAMPLE = CATALOGUE / "issue-5" / "database-connection-issues.yaml"  # early on: a refused restart (error code), a forced one (outcome)
+EXAMPLE = CATALOGUE / "guide" / "database-connection-issues" / "database-connection-issues.yaml"  # early on: a refused restart (error code), a forced one (outcome)
 
 
 def catalogue() -> list:
@@ -34,15 +33,29 @@ def catalogue() -> list:
     return loaded
 
 
+def folder(item) -> str:
+    """Where a catalogue file sits: `guide/<section>`, `incidents` or `explored`."""
+    return Path(item.source.name).resolve().parent.relative_to(CATALOGUE).as_posix()
+
+
+def slug(title: str) -> str:
+    """A guide heading as a folder name: "1. Restart Fails to Initiate" -> restart-fails-to-initiate."""
+    return re.sub(r"[^a-z0-9]+", "-", re.sub(r"^\d+\.\s*", "", title).lower()).strip("-")
+
+
+SECTION_OF_FOLDER = {f"guide/{slug(section.title)}": section.id for section in guide.SECTIONS}
+
+
 def test_every_catalogue_file_is_valid_and_starts_with_the_schema_line() -> None:
     loaded = catalogue()
-    directories = {Path(item.source.name).parent.name for item in loaded}
-    assert directories == {"checklist", "errors", "explored", "incidents", "prevention", *(f"issue-{n}" for n in range(1, 6))}
+    folders = {folder(item) for item in loaded}
+    sections = ("checklist", "errors", "prevention", *(f"issue-{n}" for n in range(1, 6)))
+    assert folders == {"explored", "incidents", *(name for name, section in SECTION_OF_FOLDER.items() if section in sections)}
     problems = [str(problem) for item in loaded for problem in item.problems]
     assert not problems, "\n".join(problems)
     for item in loaded:
         first = Path(item.source.name).read_text().splitlines()[0]
-        assert first == SCHEMA_LINE, item.source.name
+        assert first == "# yaml-language-server: $schema=" + "../" * (folder(item).count("/") + 1) + "schema.json", item.source.name
     names = [item.scenario.name for item in loaded]
     assert len(names) == len(set(names)), "scenario names are unique"
 
@@ -50,7 +63,7 @@ def test_every_catalogue_file_is_valid_and_starts_with_the_schema_line() -> None
 def test_each_scenario_names_the_guide_section_of_its_directory() -> None:
     for item in catalogue():
         scenario = item.scenario
-        section = Path(item.source.name).parent.name
+        section = SECTION_OF_FOLDER.get(folder(item), folder(item))
         ids = covered_ids(scenario)
         assert scenario.covers.guide, f"{item.source.name}: names no guide item"
         if section == "errors":
