@@ -63,7 +63,7 @@ COUNTED = ("tasks", "subtasks", "jobs")  # lists whose length a step's trace kee
 def step_trace(tool: str | None, result: Any) -> dict[str, Any]:
     """The part of a step's result that does not depend on time, pids, ids or paths: the tool, whether it
     succeeded, the error code, the restart phases passed, and the data counts. Sim mode and live mode
-    run the same code, so a scenario gives the same trace in both (tests/sim/test_parity.py)."""
+    run the same code, so a scenario gives the same trace in both (tests/chaos/target/sim/test_parity.py)."""
     trace: dict[str, Any] = {"tool": tool}
     if not isinstance(result, dict):
         return trace
