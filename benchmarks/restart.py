@@ -23,7 +23,7 @@ from statistics import median
 import anyio
 
 from benchmarks.record import machine, save
-from chaos.live import call, http_orchestrator
+from chaos.target.live.orchestrator import call, http_orchestrator
 from chaos.waiting import wait_until
 from orchestrator.config import Paths
 from orchestrator.rows import insert_task

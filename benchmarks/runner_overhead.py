@@ -26,8 +26,8 @@ import anyio
 from benchmarks.record import machine, save
 from chaos.engine.context import Run
 from chaos.engine.steps import execute
-from chaos.live import structured
 from chaos.scenario import load_scenario
+from chaos.target.live.orchestrator import structured
 
 BUDGET = 1.10
 CALLS = [  # tool, arguments, expectations, a field to save

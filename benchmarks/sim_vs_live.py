@@ -37,12 +37,12 @@ from mcp.server.mcpserver import MCPServer
 from benchmarks.record import machine, save
 from chaos.engine import RunOptions
 from chaos.engine.lifecycle import run_scenario
-from chaos.engine.server import Server
 from chaos.scenario import Loaded, load_scenario
-from chaos.sim.run import run_simulated, simulate
 from chaos.sweep.runner import SweepConfig, run_one
 from chaos.sweep.schedule import DiskImage, IoError, NthOperation
 from chaos.sweep.workload import RestartWorkload
+from chaos.target.live.server import Server
+from chaos.target.sim.run import run_simulated, simulate
 from orchestrator.faultpoints import IO_KINDS
 
 VARIANT = "graceful"

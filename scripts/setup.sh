@@ -10,7 +10,7 @@ command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 command -v lsof >/dev/null 2>&1 || missing+=(lsof)
 command -v netstat >/dev/null 2>&1 || missing+=(net-tools)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)  # tests/report/test_browser.py renders a report headless
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)  # tests/chaos/report/test_browser.py renders a report headless
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${missing[*]}" >&2

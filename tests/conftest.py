@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["chaos.pytest_fixtures"]
+pytest_plugins = ["chaos.pytest.fixtures"]
 
 
 @pytest.fixture

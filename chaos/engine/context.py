@@ -16,15 +16,15 @@ import anyio
 from anyio.abc import TaskGroup
 from mcp import Client
 
-from chaos.checks import CallRecord, History, processes_under
 from chaos.engine.content import Content, seed_for
-from chaos.engine.server import Server, scratch_dir
 from chaos.faults.base import Fault, FaultContext
-from chaos.journal import ScenarioJournal, StepRecord
-from chaos.live import structured
+from chaos.report.journal import ScenarioJournal, StepRecord
 from chaos.scenario import Loaded
 from chaos.scenario.expect import Mismatch
 from chaos.scenario.source import Loc, dotted
+from chaos.target.live.orchestrator import structured
+from chaos.target.live.server import Server, scratch_dir
+from chaos.verdict.checks import CallRecord, History, processes_under
 from orchestrator.config import Paths
 
 if TYPE_CHECKING:
@@ -177,10 +177,13 @@ class Run:
     def new_server(self, transport: str, args: list[str], env: dict[str, str], confine: Any, protocol: str = "auto") -> Any:
         """The orchestrator of this run: live processes, or in sim mode the in-process simulation (which
         has no transport, mount namespace or environment of its own: scenarios it cannot run are skipped
-        before they start, see chaos.sim.support)."""
+        before they start, see chaos.target.sim.support)."""
         if self.mode == "sim":
-            from chaos.sim.orchestrator import FIRST_PID, SimulatedOrchestrator  # trio, freezegun: sim only
-            from chaos.sim.processes import SimulatedProcesses
+            from chaos.target.sim.orchestrator import (  # trio, freezegun: sim only
+                FIRST_PID,
+                SimulatedOrchestrator,
+            )
+            from chaos.target.sim.processes import SimulatedProcesses
 
             self.simulated_processes = self.simulated_processes or SimulatedProcesses(FIRST_PID)
             return SimulatedOrchestrator(self.base, args, scratch_dir(self.base) / "faultpoints.json", self.simulated_processes)

@@ -19,18 +19,18 @@ from typing import Any, Protocol
 
 import anyio
 
-from chaos import ownership
-from chaos.checks import History, Verdict, processes_under
 from chaos.engine.context import Run, StepFailed
 from chaos.engine.failure import Failure, ScenarioResult, describe_error, response_excerpt
-from chaos.engine.invariants import file_verdicts, leftover_verdicts, live_verdicts
 from chaos.engine.steps import execute, heal
-from chaos.journal import ScenarioJournal, StepRecord
-from chaos.namespace import confinement_blocker
+from chaos.report.journal import ScenarioJournal, StepRecord
 from chaos.scenario import Loaded, Scenario
 from chaos.scenario.model import StartStep, Step
 from chaos.scenario.source import Loc, dotted
-from chaos.sim.support import walk_steps
+from chaos.target.live import ownership
+from chaos.target.live.namespace import confinement_blocker
+from chaos.target.sim.support import walk_steps
+from chaos.verdict.checks import History, Verdict, processes_under
+from chaos.verdict.invariants import file_verdicts, leftover_verdicts, live_verdicts
 from orchestrator import clock
 
 FINALLY_TIMEOUT_S = 120.0
@@ -47,7 +47,7 @@ class Reporter(Protocol):
 class RunOptions:
     workdir: Path | None = None  # where each scenario's own directory is made (default: the system temp dir)
     keep: bool = False  # keep the directory of a passing scenario too
-    mode: str = "live"  # or "sim": supervisor and workers in-process, virtual time (chaos.sim)
+    mode: str = "live"  # or "sim": supervisor and workers in-process, virtual time (chaos.target.sim)
     seed: int | None = None  # sim mode: the seed of every random choice (None: each scenario's sim_seed, else 0)
     require_real: bool = False  # fail a scenario at any fault that falls back instead of being real
 

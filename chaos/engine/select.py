@@ -14,7 +14,7 @@ import argparse
 import re
 from collections.abc import Callable
 
-from chaos.coverage import covered_ids
+from chaos.guide.coverage import covered_ids
 from chaos.scenario import Loaded
 from chaos.scenario.evidence import proven
 

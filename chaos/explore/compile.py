@@ -21,7 +21,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaos import guide
 from chaos.explore.outcomes import Situation, call_causes, causes
 from chaos.explore.schedule import (
     After,
@@ -45,6 +44,7 @@ from chaos.explore.schedule import (
     StartPlan,
 )
 from chaos.faults import FAULTS
+from chaos.guide import catalogue
 from chaos.scenario.source import Loc, dotted
 
 PRECONDITION = "precondition"  # failing here means the schedule did not apply, not that anything broke
@@ -129,7 +129,7 @@ def _collect_roles(steps: list[dict[str, Any]], loc: Loc, roles: dict[str, str])
 
 def _covered(fault: str) -> str | None:
     """The first guide item a fault is about (its cause), for the scenario's `covers`."""
-    return next((section for section in FAULTS[fault].guide_sections if section in guide.GUIDE_IDS), None)
+    return next((section for section in FAULTS[fault].guide_sections if section in catalogue.GUIDE_IDS), None)
 
 
 @dataclass

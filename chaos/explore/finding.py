@@ -20,7 +20,7 @@ from chaos.explore.schedule import Schedule
 from chaos.explore.search import Exploration
 from chaos.explore.yaml_text import scenario_yaml
 from chaos.scenario.source import display_path
-from chaos.sim.run import run_simulated
+from chaos.target.sim.run import run_simulated
 
 NAME_LIMIT = 80
 

@@ -22,11 +22,11 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
-from chaos.checks import CallRecord
 from chaos.engine.failure import ScenarioResult
 from chaos.explore.compile import ENDING, PRECONDITION
 from chaos.explore.outcomes import NO_ANSWER
 from chaos.soak.checker import Applied, Window, check
+from chaos.verdict.checks import CallRecord
 
 CONCURRENT = "load:"  # the client names of a `load`'s calls
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from chaos.engine.failure import ScenarioResult
-from chaos.journal import RunInfo, write_journal
 from chaos.report import html, junit
+from chaos.report.journal import RunInfo, write_journal
 
 
 def default_directory() -> Path:

@@ -21,7 +21,7 @@ from statistics import mean
 from typing import TextIO
 
 from chaos.engine.failure import ScenarioResult
-from chaos.journal import StepRecord, fallback_reason
+from chaos.report.journal import StepRecord, fallback_reason
 from chaos.report.words import counts_in_words, duration
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2

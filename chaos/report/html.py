@@ -18,8 +18,8 @@ from collections import Counter
 from html import escape
 from typing import Any
 
-from chaos.coverage import from_scenarios, matrix
 from chaos.engine.failure import Failure, ScenarioResult
+from chaos.guide.coverage import from_scenarios, matrix
 from chaos.report.words import counts_in_words, duration, rank, time_of, time_of_iso
 
 PHASE_COLOURS = {

@@ -6,12 +6,12 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from chaos.engine.failure import ScenarioResult
-from chaos.journal import iso
+from chaos.report.journal import iso
 
 
 def classname(file: str) -> str:
     """scenarios/basics/healthy-restart.yaml -> scenarios.basics.healthy-restart.yaml: the file's path
-    dotted, as pytest's --junitxml names the class of the plugin's item (chaos.pytest_plugin), so a
+    dotted, as pytest's --junitxml names the class of the plugin's item (chaos.pytest.plugin), so a
     scenario has one id, classname and name (the scenario's), whichever of the two ran it."""
     return Path(file).as_posix().replace("/", ".")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from chaos.engine.failure import Failure, ScenarioResult
-from chaos.journal import RunInfo
 from chaos.report import write_reports, write_views
+from chaos.report.journal import RunInfo
 from chaos.scenario import load_scenario
 
 OUTCOMES = ("passed", "failed", "error", "skipped")
@@ -55,7 +55,7 @@ def results_of(scenarios: list[dict[str, Any]], info: RunInfo) -> list[ScenarioR
         scenario = load_scenario(path).scenario if path.is_file() else None
         seed = info.seed
         if info.mode == "sim" and seed is None and scenario is not None:
-            seed = scenario.sim_seed or 0  # as chaos.sim.run chose it: the scenario's own seed
+            seed = scenario.sim_seed or 0  # as chaos.target.sim.run chose it: the scenario's own seed
         failures = [Failure(**failure) for failure in entry["failures"]]
         results.append(
             ScenarioResult(entry["name"], entry["file"], entry["outcome"], entry["duration_s"], failures, entry, scenario=scenario, seed=seed)

@@ -16,9 +16,9 @@ import anyio
 
 from chaos.engine import RunOptions, run_scenario
 from chaos.interrupt import interruptible
-from chaos.journal import RunInfo
 from chaos.report import default_directory, write_reports
 from chaos.report.console import VERBOSE, ConsoleReporter
+from chaos.report.journal import RunInfo
 from chaos.runbook import markdown, plan
 from chaos.runbook.verdict import Verdict, judge, write_report
 from chaos.scenario import load_scenario

@@ -21,7 +21,7 @@ from typing import Any
 
 from mcp import Client
 
-from chaos.live import structured
+from chaos.target.live.orchestrator import structured
 
 TOOLS_WITHOUT_SERVER = [  # named so that a block run with the server stopped says so, not NameError
     "orchestrator_health_check",

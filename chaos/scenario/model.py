@@ -26,11 +26,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from chaos import guide
+from chaos.guide import catalogue
 from chaos.scenario import fault_registry
 from chaos.scenario.values import SUBSTITUTION
 
-ERROR_CODES = tuple(guide.ERROR_CODES)
+ERROR_CODES = tuple(catalogue.ERROR_CODES)
 SIGNALS = ("SIGKILL", "SIGTERM", "SIGINT", "SIGSTOP", "SIGCONT")
 INVARIANTS = (
     "nothing_lost_or_twice",
@@ -56,8 +56,8 @@ def _mapping_or(mapping_tag: str, other_tag: str) -> Any:
 
 
 def _known_guide_id(value: str) -> str:
-    if value not in guide.GUIDE_IDS:
-        message = f"unknown guide id {value!r}: {guide.suggest(value)}"
+    if value not in catalogue.GUIDE_IDS:
+        message = f"unknown guide id {value!r}: {catalogue.suggest(value)}"
         raise PydanticCustomError("unknown_guide_id", "{message}", {"message": message})
     return value
 
@@ -70,12 +70,12 @@ def _known_fault(value: str) -> str:
 
 
 def _const_choices(ids: tuple[str, ...]) -> dict[str, Any]:
-    return {"anyOf": [{"const": i, "description": guide.BY_ID[i].title} for i in ids]}
+    return {"anyOf": [{"const": i, "description": catalogue.BY_ID[i].title} for i in ids]}
 
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description="a name: letters, digits and _")]
 ToolName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$", description="an MCP tool name, e.g. orchestrator_health_check")]
-GuideId = Annotated[str, AfterValidator(_known_guide_id), WithJsonSchema(_const_choices(guide.GUIDE_IDS))]
+GuideId = Annotated[str, AfterValidator(_known_guide_id), WithJsonSchema(_const_choices(catalogue.GUIDE_IDS))]
 StepGuideId = Annotated[  # the same, without the id list in the schema of every kind of step
     str, AfterValidator(_known_guide_id), WithJsonSchema({"type": "string", "description": "a guide id of the scenario's covers"})
 ]

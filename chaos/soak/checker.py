@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaos.checks import CallRecord
+from chaos.verdict.checks import CallRecord
 from orchestrator.errors import RestartError
 from orchestrator.table_copy import IDEMPOTENCY_KEYS_KEPT
 

@@ -65,12 +65,12 @@ def soak(args: argparse.Namespace) -> int:
     130 interrupted (Ctrl-C)."""
     import random
 
-    from chaos.journal import RunInfo
-    from chaos.sim.clock import EPOCH
+    from chaos.report.journal import RunInfo
     from chaos.soak.checker import DEFAULT_MAX_FAILED
     from chaos.soak.report import write_soak_reports
     from chaos.soak.run import SoakOptions, run_soak
     from chaos.soak.shrink import shrink
+    from chaos.target.sim.clock import EPOCH
 
     logging.getLogger().addHandler(logging.NullHandler())  # the orchestrator's warnings are the point, not news
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**16)

@@ -13,8 +13,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from chaos.journal import RunInfo, write_journal
 from chaos.report import html, junit
+from chaos.report.journal import RunInfo, write_journal
 from chaos.soak.run import SoakResult
 from chaos.soak.workload import CLIENT_PREFIX
 

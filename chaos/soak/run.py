@@ -21,10 +21,8 @@ from typing import Any
 
 import anyio
 
-from chaos.checks import Verdict as Invariant
 from chaos.engine.context import Run
 from chaos.engine.failure import Failure, ScenarioResult, describe_error
-from chaos.engine.invariants import file_verdicts, leftover_verdicts, live_verdicts
 from chaos.engine.lifecycle import RunOptions, cleanup
 from chaos.engine.steps import execute, heal
 from chaos.explore.compile import ENDING, PRECONDITION
@@ -36,6 +34,8 @@ from chaos.scenario import Loaded
 from chaos.soak import nemesis
 from chaos.soak.checker import DEFAULT_MAX_FAILED, Verdict, Window, check, read_database
 from chaos.soak.workload import CLIENT_PREFIX, Workload
+from chaos.verdict.checks import Verdict as Invariant
+from chaos.verdict.invariants import file_verdicts, leftover_verdicts, live_verdicts
 from orchestrator import clock
 from orchestrator.config import Paths
 
@@ -120,7 +120,7 @@ def run_soak(options: SoakOptions, progress: Progress = lambda done, outcome, ru
     """Run a soak to its end (Ctrl-C: KeyboardInterrupt, once everything it started is stopped)."""
     if options.live:
         return anyio.run(interruptible, soak, options, progress)
-    from chaos.sim.run import simulate  # trio, freezegun: sim only
+    from chaos.target.sim.run import simulate  # trio, freezegun: sim only
 
     return simulate(soak, options, progress, seed=options.seed)
 

@@ -105,7 +105,7 @@ class _Attempts:
         if self.options.live:
             outcome = anyio.run(run_scenario, candidate, options)
         else:
-            from chaos.sim.run import run_simulated  # trio, freezegun: sim only
+            from chaos.target.sim.run import run_simulated  # trio, freezegun: sim only
 
             outcome = run_simulated(candidate, options)
         roles = nemesis.story(self.options.clients, events, self.options.live).roles

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from chaos.engine.failure import describe_error
-from chaos.sim.run import simulate
 from chaos.sweep.outcomes import judge, outcome_of
 from chaos.sweep.schedule import Crash, DiskImage, IoError, NthOperation, Operation
 from chaos.sweep.workload import VARIANTS, RestartWorkload
+from chaos.target.sim.run import simulate
 from orchestrator import faultpoints
 from orchestrator.config import Paths
 from orchestrator.faultpoints import IO_KINDS

@@ -22,12 +22,12 @@ import anyio
 from anyio.abc import TaskGroup
 from mcp import Client
 
-from chaos import checks
-from chaos.checks import History, Verdict
 from chaos.engine.content import Content
-from chaos.live import structured, until_serving
-from chaos.sim.orchestrator import SimulatedOrchestrator
 from chaos.sweep.schedule import DiskImage, NthOperation
+from chaos.target.live.orchestrator import structured, until_serving
+from chaos.target.sim.orchestrator import SimulatedOrchestrator
+from chaos.verdict import checks
+from chaos.verdict.checks import History, Verdict
 from orchestrator.config import Paths
 from orchestrator.faultpoints import ProcessExit
 from orchestrator.snapshot import BACKUPS_KEPT
@@ -46,7 +46,7 @@ SETTLE_TIMEOUT_S = 30.0
 TASKS, SUBTASKS = 2, 2
 JOB = {"kind": "builtin", "duration_s": 600, "checkpoint_interval_s": 0.5}
 QUERY_LIMIT = 500
-# Makes the orchestrator of a run: simulated here; benchmarks pass chaos.engine.server.Server for live.
+# Makes the orchestrator of a run: simulated here; benchmarks pass chaos.target.live.server.Server for live.
 OrchestratorFactory = Callable[[Path], Any]
 
 

@@ -1,0 +1,1 @@
+"""Tests of chaos.faults: every fault injected for real, and healed."""
