@@ -14,7 +14,7 @@ def bomb(levels: int, width: int = 9) -> str:
     """Each level names the previous one `width` times: a few hundred bytes, width**levels values."""
     names = [f"l{i}" for i in range(levels + 1)]
     lines = [f"{names[0]}: &{names[0]} [{', '.join('x' * width)}]"]
-    for previous, name in zip(names, names[1:]):
+    for previous, name in zip(names, names[1:], strict=False):
         lines.append(f"{name}: &{name} [{', '.join([f'*{previous}'] * width)}]")
     return "\n".join(lines) + "\n"
 
