@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -25,22 +26,26 @@ def is_worker(pid: int) -> bool:
 
 
 async def test_the_first_worker_killed_while_it_starts_is_replaced_and_task_tools_are_served(base_dir):
+    log_file = Paths(base_dir).log_file
+
+    def named_while_starting() -> int | None:
+        """The first worker's pid once the supervisor's log names it, while it has not served yet."""
+        log = log_file.read_text() if log_file.exists() else ""
+        found = re.search(r"worker generation 1 starting as pid (\d+)", log)
+        assert "worker generation 1 ready" not in log, "the first worker served before it could be killed"
+        return int(found.group(1)) if found else None
+
     async with http_orchestrator(base_dir) as orchestrator, orchestrator.client() as client:
-        starting = await wait_until(
-            lambda: next((pid for pid in child_pids(orchestrator.pid) if is_worker(pid)), None),
-            30,
-            "the first worker process to be spawned",
-            interval_s=0.005,
-        )
+        starting = await wait_until(named_while_starting, 30, "the log to name the starting worker", interval_s=0.005)
+        assert starting in child_pids(orchestrator.pid) and is_worker(starting)
         os.kill(starting, signal.SIGKILL)
         answered = await plan(client, "after a kill at start")  # waits in the buffer for the replacement
         assert "parent_task" in answered, answered
         after = await health(client)
         assert after["worker_pid"] not in (None, starting) and after["healthy"], after
-        assert after["supervision"]["state"] == "serving"
+        assert after["supervision"]["state"] == "serving" and after["supervision"]["worker_losses_total"] >= 1
         assert "orchestrator_plan_task" in {t.name for t in (await client.list_tools()).tools}
-        log = Paths(base_dir).log_file.read_text()
-        assert f"starting as pid {starting}" in log or f"pid {starting}" in log, log[-2000:]
+        assert f"worker generation 1 (pid {starting})" in log_file.read_text(), "its end is logged with its pid"
 
 
 async def test_a_crash_loop_turns_degraded_with_restart_006_then_heals_once_the_cause_is_gone(base_dir, tmp_path):
