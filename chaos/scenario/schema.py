@@ -6,12 +6,12 @@ committed file is up to date (a test runs the same check).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from chaos.scenario import generated
 from chaos.scenario.model import Scenario
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "scenarios" / "schema.json"
@@ -33,20 +33,7 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chaos.scenario.schema", description=__doc__)
-    parser.add_argument("--check", action="store_true", help="exit 1 if the file differs from the model")
-    parser.add_argument("--output", type=Path, default=SCHEMA_PATH, help="where the schema goes (default %(default)s)")
-    args = parser.parse_args(argv)
-    current = args.output.read_text() if args.output.exists() else None
-    if args.check:
-        if current == render():
-            return 0
-        print(f"{args.output} is out of date: run python -m chaos.scenario.schema", file=sys.stderr)
-        return 1
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(render())
-    print(f"wrote {args.output}")
-    return 0
+    return generated.main("python -m chaos.scenario.schema", __doc__, SCHEMA_PATH, render, argv)
 
 
 if __name__ == "__main__":

@@ -11,13 +11,14 @@ the same check).
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import functools
 import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from chaos.scenario import generated
 
 CATALOGUE_PATH = Path(__file__).with_name("tool_catalogue.json")
 
@@ -48,19 +49,7 @@ def catalogue() -> dict[str, frozenset[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chaos.scenario.tools", description=__doc__)
-    parser.add_argument("--check", action="store_true", help="exit 1 if the file differs from the code")
-    parser.add_argument("--output", type=Path, default=CATALOGUE_PATH, help="where the catalogue goes (default %(default)s)")
-    args = parser.parse_args(argv)
-    current = args.output.read_text() if args.output.exists() else None
-    if args.check:
-        if current == render():
-            return 0
-        print(f"{args.output} is out of date: run python -m chaos.scenario.tools", file=sys.stderr)
-        return 1
-    args.output.write_text(render())
-    print(f"wrote {args.output}")
-    return 0
+    return generated.main("python -m chaos.scenario.tools", __doc__, CATALOGUE_PATH, render, argv)
 
 
 def _hint(name: str, known: frozenset[str] | list[str]) -> str:
