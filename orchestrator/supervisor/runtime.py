@@ -134,12 +134,6 @@ class Runtime:
         self._announce_change()
         self.task_group.start_soon(self._watch, handle)
 
-    def mark_degraded(self, failure: RestartFailure) -> None:
-        """No worker serves: calls are answered with `failure` at once instead of waiting."""
-        self.degraded = failure
-        self.buffer.open()
-        self._announce_change()
-
     def _announce_change(self) -> None:
         self._changed.set()
         self._changed = anyio.Event()
@@ -239,9 +233,12 @@ class Runtime:
             )
 
     def _degrade(self, message: str) -> None:
-        """A recovery that has not succeeded yet is a failed restart attempt, in the history too."""
+        """No worker serves: calls are answered RESTART_006 at once instead of waiting, and the
+        recovery that has not succeeded yet is a failed restart attempt, in the history too."""
         log.error("degraded: %s", message)
-        self.mark_degraded(RestartFailure(RestartError.PROCESS_MANAGEMENT_FAILED, message))
+        self.degraded = RestartFailure(RestartError.PROCESS_MANAGEMENT_FAILED, message)
+        self.buffer.open()
+        self._announce_change()
         self._record_recovery(self.worker, None, self._recovery_started, self.degraded)
 
     def _record_recovery(
