@@ -28,6 +28,7 @@ from chaos.engine.context import Run
 from chaos.engine.steps import execute
 from chaos.scenario import load_scenario
 from chaos.target.live.orchestrator import structured
+from chaos.target.live.target import LiveTarget
 
 BUDGET = 1.10
 CALLS = [  # tool, arguments, expectations, a field to save
@@ -55,7 +56,7 @@ async def measure(rounds: int, calls: int) -> tuple[list[float], list[float]]:
     bare: list[float] = []
     runner: list[float] = []
     with tempfile.TemporaryDirectory(prefix="chaos-bench-") as root:
-        run = Run(loaded, Path(root))
+        run = Run(loaded, Path(root), LiveTarget())
         async with anyio.create_task_group() as group:
             run.background = group
             await execute(run, steps[0], ("steps", 0))

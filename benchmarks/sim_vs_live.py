@@ -36,13 +36,13 @@ from mcp.server.mcpserver import MCPServer
 
 from benchmarks.record import machine, save
 from chaos.engine import RunOptions
-from chaos.engine.lifecycle import run_scenario
+from chaos.engine import run_one as run_scenario_once  # the sweep's run_one is another
 from chaos.scenario import Loaded, load_scenario
 from chaos.sweep.runner import SweepConfig, run_one
 from chaos.sweep.schedule import DiskImage, IoError, NthOperation
 from chaos.sweep.workload import RestartWorkload
 from chaos.target.live.server import Server
-from chaos.target.sim.run import run_simulated, simulate
+from chaos.target.sim.target import SimTarget
 from orchestrator.faultpoints import IO_KINDS
 
 VARIANT = "graceful"
@@ -102,10 +102,7 @@ def scenario_run(loaded: Loaded, options: RunOptions) -> Callable[[], None]:
     """One run of the scenario, in the mode `options` say, which must pass."""
 
     def run_once() -> None:
-        if options.mode == "sim":
-            result = run_simulated(loaded, options)
-        else:
-            result = anyio.run(run_scenario, loaded, options)
+        result = run_scenario_once(loaded, options)
         assert result.outcome == "passed", result.report()
 
     return run_once
@@ -124,7 +121,7 @@ def requests_per_sim_run(loaded: Loaded, workdir: Path) -> int:
 
     ClientSession.send_request = counted  # type: ignore[method-assign]
     try:
-        run_simulated(loaded, RunOptions(workdir=workdir, mode="sim", seed=0))
+        run_scenario_once(loaded, RunOptions(workdir=workdir, mode="sim", seed=0))
     finally:
         ClientSession.send_request = original  # type: ignore[method-assign]
     return count
@@ -149,7 +146,7 @@ def sdk_call_cost(calls: int) -> float:
                 rounds.append((time.process_time() - started) / calls)
         return statistics.median(rounds)
 
-    return simulate(timed, seed=0)
+    return SimTarget(0).execute(timed)
 
 
 def timed_sweep(*flags: str) -> tuple[float, int]:

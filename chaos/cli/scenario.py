@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
+
+from chaos.target import DEFAULT_MODE, MODES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOTHING = 0, 1, 2, 5
 DEFAULT_PATHS = ["scenarios"]
@@ -46,7 +47,7 @@ def configure_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", "-v", action="store_true",
                         help="every step as it happens, prefixed by its scenario (by default a scenario's failed steps are "
                         "printed with its result, when it ends, so scenarios running at once do not interleave)")
-    parser.add_argument("--mode", choices=("live", "sim"), default="live",
+    parser.add_argument("--mode", choices=MODES, default=DEFAULT_MODE,
                         help="live (default): real processes and faults; sim: supervisor and workers in this process on a "
                         "virtual clock, faults at fault points, runs in milliseconds and replays exactly from --seed "
                         "(scenarios that need real processes are skipped, with the reason)")
@@ -210,14 +211,12 @@ def run(args: argparse.Namespace) -> int:
     and report.html. Exit status: 0 all passed, 1 some failed, 2 invalid scenario files or arguments,
     5 nothing selected.
     """
-    import anyio
-
     from chaos.engine import RunOptions
-    from chaos.engine.batch import run_all
-    from chaos.interrupt import interruptible
+    from chaos.engine.batch import recorded_durations, run_many
     from chaos.report import default_directory, write_reports
     from chaos.report.console import ConsoleReporter, summary_table
-    from chaos.target.sim.run import run_all_simulated
+    from chaos.report.journal import RunInfo
+    from chaos.target import make_target, target_type
 
     out = sys.stderr if args.format == "json" else sys.stdout  # stdout holds only the JSON summary
     loaded, problems = _load(args.paths)
@@ -230,18 +229,21 @@ def run(args: argparse.Namespace) -> int:
     if not selected:
         return EXIT_NOTHING
     command = _command_line(args)
-    started = time.time()
+    if args.seed is not None and not target_type(args.mode).replayable:
+        print(f"error: --seed replays a simulated run; a {args.mode} run cannot be replayed (add --mode sim)", file=sys.stderr)
+        return EXIT_USAGE
+    target = make_target(args.mode, args.seed)
+    started = target.clock_start()
     names = [item.scenario.name for item in selected]
-    reporter = ConsoleReporter.for_run(names, args.mode, args.jobs, durations, args.quiet, args.verbose, out)
+    kind = target_type(args.mode)
+    jobs = args.jobs if kind.concurrent else 1
+    expected = (durations if durations is not None else recorded_durations()) if kind.real_time else {}
+    reporter = ConsoleReporter.for_run(names, jobs, expected, args.quiet, args.verbose, out)
     options = RunOptions(workdir=args.workdir, keep=args.keep, mode=args.mode, seed=args.seed, require_real=args.require_real)
     try:
-        if args.mode == "sim":
-            seeds = "each scenario's own seed" if args.seed is None else f"seed {args.seed}"
-            print(f"simulating {len(selected)} scenario(s), {seeds}", file=out)
-            results = run_all_simulated(selected, options, reporter, args.maxfail)
-        else:
-            print(f"running {len(selected)} scenario(s), {args.jobs} at a time", file=out)
-            results = anyio.run(interruptible, run_all, selected, args.jobs, options, reporter, durations, args.maxfail)
+        seeds = "" if kind.real_time else ", each scenario's own seed" if args.seed is None else f", seed {args.seed}"
+        print(f"running {len(selected)} scenario(s) on the {kind.name} target, {jobs} at a time{seeds}", file=out)
+        results = run_many(selected, jobs, options, reporter, durations, args.maxfail)
     except KeyboardInterrupt:
         print("interrupted: every orchestrator this run started was stopped", file=sys.stderr)
         return 130
@@ -260,23 +262,13 @@ def run(args: argparse.Namespace) -> int:
     not_run = [item.scenario.name for item in selected if item.scenario.name not in ran]
     if not_run:
         print(f"\nstopped after {args.maxfail} failure(s) (--maxfail): {len(not_run)} scenario(s) not run", file=out)
-    written = write_reports(args.report or default_directory(), results, _run_info(args, command, started, results))
+    info = RunInfo(command, started, target.elapsed(started, [r.duration_s for r in results]), target.name, args.seed)
+    written = write_reports(args.report or default_directory(), results, info)
     print(file=out)
     print(f"report: {written['report.html']}  (junit.xml, journal.json beside it)", file=out)
     if args.format == "json":
         _emit(_summary(command, results, not_run, written["report.html"].parent))
     return EXIT_OK if all(result.outcome in ("passed", "skipped") for result in results) else EXIT_FAILED
-
-
-def _run_info(args: argparse.Namespace, command: str, started: float, results: list[Any]) -> Any:
-    from datetime import UTC
-
-    from chaos.report.journal import RunInfo
-    from chaos.target.sim.clock import EPOCH
-
-    if args.mode == "sim":  # times of the simulation, so that the same seed writes the same journal
-        return RunInfo(command, EPOCH.replace(tzinfo=UTC).timestamp(), sum(r.duration_s for r in results), "sim", args.seed)
-    return RunInfo(command, started, time.time() - started)
 
 
 def _summary(command: str, results: list[Any], not_run: list[str], directory: Path) -> dict[str, Any]:
@@ -350,8 +342,10 @@ def _command_line(args: argparse.Namespace) -> str:
         words += ["--durations", str(args.durations)]
     if args.jobs != 1:
         words += ["--jobs", str(args.jobs)]
-    if args.mode == "sim":
-        words += ["--mode", "sim"] + ([] if args.seed is None else ["--seed", str(args.seed)])
+    if args.mode != DEFAULT_MODE:
+        words += ["--mode", args.mode]
+    if args.seed is not None:
+        words += ["--seed", str(args.seed)]
     if args.require_real:
         words.append("--require-real")
     return chaos_command(*words)

@@ -1,8 +1,9 @@
-"""Running many scenarios, up to N at once, the longest first.
+"""Running many scenarios: on a target that allows it, up to N at once, the longest first.
 
-Scenarios run as tasks of one event loop: the work is in the orchestrator processes each one
+Live scenarios run as tasks of one event loop: the work is in the orchestrator processes each one
 starts, and every scenario has its own directory, port (0) and processes, so they cannot meet.
-A CapacityLimiter bounds how many run together.
+A CapacityLimiter bounds how many run together. Simulated scenarios run one after another, each
+on its own virtual clock and seed: a simulated run is CPU only, so two at once would not be faster.
 
 They start in order of expected duration, longest first: a long scenario started last would run
 on alone while the other slots sit idle. The expected duration is how long the scenario took
@@ -19,9 +20,10 @@ from pathlib import Path
 import anyio
 
 from chaos.engine.failure import ScenarioResult
-from chaos.engine.lifecycle import Reporter, RunOptions, run_scenario
+from chaos.engine.lifecycle import Reporter, RunOptions, run_one, run_scenario
 from chaos.report import default_directory
 from chaos.scenario import Loaded
+from chaos.target import make_target, target_type
 
 RECENT_JOURNALS = 10  # enough to find every scenario after a few runs of subsets (-k)
 
@@ -98,3 +100,23 @@ async def run_all(
         for index in order:  # the limiter admits waiting tasks in the order they asked
             group.start_soon(one, index, loaded[index])
     return [result for result in results if result is not None]
+
+
+def run_many(
+    loaded: list[Loaded],
+    jobs: int,
+    options: RunOptions,
+    reporter: Reporter | None = None,
+    durations: dict[str, float] | None = None,
+    maxfail: int | None = None,
+) -> list[ScenarioResult]:
+    """Run every scenario on `options.mode`'s target: side by side where it allows (`run_all`),
+    else one after another; after `maxfail` failures no more start."""
+    if target_type(options.mode).concurrent:
+        return make_target(options.mode, options.seed).execute(run_all, loaded, jobs, options, reporter, durations, maxfail)
+    results: list[ScenarioResult] = []
+    for item in loaded:
+        if enough_failures(results, maxfail):
+            break
+        results.append(run_one(item, options, reporter))
+    return results

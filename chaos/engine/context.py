@@ -22,9 +22,10 @@ from chaos.report.journal import ScenarioJournal, StepRecord
 from chaos.scenario import Loaded
 from chaos.scenario.expect import Mismatch
 from chaos.scenario.source import Loc, dotted
+from chaos.target.base import Orchestrator, Target
 from chaos.target.live.orchestrator import structured
-from chaos.target.live.server import Server, scratch_dir
-from chaos.verdict.checks import CallRecord, History, processes_under
+from chaos.target.live.server import scratch_dir
+from chaos.verdict.checks import CallRecord, History
 from orchestrator.config import Paths
 
 if TYPE_CHECKING:
@@ -49,9 +50,9 @@ class ActiveFault:
 
 
 class Run:
-    def __init__(self, loaded: Loaded, root: Path, mode: str = "live"):
+    def __init__(self, loaded: Loaded, root: Path, target: Target):
         assert loaded.scenario is not None, "run only validated scenarios"
-        self.mode = mode
+        self.target = target
         self.scenario = loaded.scenario
         self.source = loaded.source
         self.root = root
@@ -67,24 +68,16 @@ class Run:
         )
         self.content = Content(seed_for(self.scenario.name, self.scenario.seed))
         self.saved: dict[str, Any] = {}
-        self.server: Server | None = None
+        self.server: Orchestrator | None = None
         self.faults: dict[str, ActiveFault] = {}
         self.loads: dict[str, Load] = {}
         self.background: TaskGroup | None = None
-        self.simulated_processes: Any = None  # sim mode: the process table of every orchestrator of this run
         self.reporter: Any = None  # lifecycle.Reporter: told of every finished step
         self.require_real = False  # a fault that falls back (not real) fails its step
 
     def step_done(self, record: StepRecord) -> None:
         if self.reporter is not None:
             self.reporter.step_finished(self.scenario.name, record)
-
-    def strays(self) -> list[tuple[int, str]]:
-        """This run's processes still running, as (pid, command): live, any process naming its
-        directory (a scan of /proc); simulated, the simulator's own process table."""
-        if self.simulated_processes is not None:
-            return self.simulated_processes.alive()
-        return processes_under(self.root)
 
     # -- addressing --------------------------------------------------------------------------
     @property
@@ -107,7 +100,7 @@ class Run:
             },
         }
 
-    def running_server(self, loc: Loc) -> Server:
+    def running_server(self, loc: Loc) -> Orchestrator:
         if self.server is not None and self.server.crash:
             raise StepFailed(f"the orchestrator is not running: {self.server.crash} (see supervisor.stderr.log)", loc)
         if self.server is None or not self.server.running:
@@ -171,20 +164,5 @@ class Run:
         async def call_tool(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
             return await self.call(self.client(0, ("steps",)), "fault", tool, arguments, ("steps",), 120)
 
-        server = self.server or self.new_server("http", [], {}, None)
+        server = self.server or self.target.new_orchestrator(self.base, "http", [], {}, None, "auto")
         return server.fault_context(call_tool)
-
-    def new_server(self, transport: str, args: list[str], env: dict[str, str], confine: Any, protocol: str = "auto") -> Any:
-        """The orchestrator of this run: live processes, or in sim mode the in-process simulation (which
-        has no transport, mount namespace or environment of its own: scenarios it cannot run are skipped
-        before they start, see chaos.target.sim.support)."""
-        if self.mode == "sim":
-            from chaos.target.sim.orchestrator import (  # trio, freezegun: sim only
-                FIRST_PID,
-                SimulatedOrchestrator,
-            )
-            from chaos.target.sim.processes import SimulatedProcesses
-
-            self.simulated_processes = self.simulated_processes or SimulatedProcesses(FIRST_PID)
-            return SimulatedOrchestrator(self.base, args, scratch_dir(self.base) / "faultpoints.json", self.simulated_processes)
-        return Server(self.base, transport, args, env, confine, protocol)

@@ -13,15 +13,9 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from chaos.errors import unwrapped
 from chaos.scenario import Scenario
 from chaos.scenario.expect import show
-
-
-def unwrapped(exc: BaseException) -> BaseException:
-    """The error inside the task-group wrappers it passed through (each wraps it in a group of one)."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc
 
 
 def describe_error(exc: BaseException) -> str:

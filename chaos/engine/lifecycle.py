@@ -9,10 +9,7 @@ loads, heals faults and stops the orchestrator, so a run never leaves anything b
 
 from __future__ import annotations
 
-import re
 import shutil
-import signal
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,12 +21,11 @@ from chaos.engine.failure import Failure, ScenarioResult, describe_error, respon
 from chaos.engine.steps import execute, heal
 from chaos.report.journal import ScenarioJournal, StepRecord
 from chaos.scenario import Loaded, Scenario
-from chaos.scenario.model import StartStep, Step
+from chaos.scenario.model import Step
 from chaos.scenario.source import Loc, dotted
-from chaos.target.live import ownership
-from chaos.target.live.namespace import confinement_blocker
-from chaos.target.sim.support import walk_steps
-from chaos.verdict.checks import History, Verdict, processes_under
+from chaos.target import make_target
+from chaos.target.base import Target
+from chaos.verdict.checks import History, Verdict
 from chaos.verdict.invariants import file_verdicts, leftover_verdicts, live_verdicts
 from orchestrator import clock
 
@@ -47,48 +43,41 @@ class Reporter(Protocol):
 class RunOptions:
     workdir: Path | None = None  # where each scenario's own directory is made (default: the system temp dir)
     keep: bool = False  # keep the directory of a passing scenario too
-    mode: str = "live"  # or "sim": supervisor and workers in-process, virtual time (chaos.target.sim)
+    mode: str = "live"  # the target (chaos.target.make_target): live processes, or "sim" (in-process, virtual time)
     seed: int | None = None  # sim mode: the seed of every random choice (None: each scenario's sim_seed, else 0)
     require_real: bool = False  # fail a scenario at any fault that falls back instead of being real
 
-    def scenario_root(self, name: str) -> Path:
-        """A new directory for one run. Simulated runs get a fixed one (named by seed), so that paths in
-        their journal, and so the journal itself, are the same on every replay."""
-        if self.mode != "sim":
-            return Path(tempfile.mkdtemp(prefix=f"chaos-{name[:40]}-", dir=self.workdir))
-        root = (self.workdir or Path(tempfile.gettempdir()) / "chaos-sim") / f"{slug(name)}-seed{self.seed}"
-        shutil.rmtree(root, ignore_errors=True)
-        root.mkdir(parents=True)
-        return root
+    def target_for(self, scenario: Scenario) -> Target:
+        """The target of one run of `scenario`: an explored finding replays with the seed it was found with."""
+        return make_target(self.mode, scenario.sim_seed if self.seed is None else self.seed)
 
 
-def slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)[:60].strip("-") or "scenario"
+def run_one(loaded: Loaded, options: RunOptions, reporter: Reporter | None = None) -> ScenarioResult:
+    """Run one scenario on an event loop of its own target's (a simulated one: its own virtual clock and seed)."""
+    assert loaded.scenario is not None
+    target = options.target_for(loaded.scenario)
+    return target.execute(run_scenario, loaded, options, reporter, target)
 
 
-def live_blockers(scenario: Scenario) -> list[str]:
-    """Why this scenario cannot run live here (empty: it can): a confined start the kernel refuses us."""
-    confined = [loc for loc, step in walk_steps(scenario.steps, "steps") + walk_steps(scenario.finally_, "finally")
-                if isinstance(step, StartStep) and step.start is not None and step.start.confined]  # fmt: skip
-    blocker = confinement_blocker() if confined else None
-    return [f"{', '.join(confined)}: {blocker}"] if blocker else []
-
-
-async def run_scenario(loaded: Loaded, options: RunOptions | None = None, reporter: Reporter | None = None) -> ScenarioResult:
+async def run_scenario(
+    loaded: Loaded, options: RunOptions | None = None, reporter: Reporter | None = None, target: Target | None = None
+) -> ScenarioResult:
+    """Run one scenario on the running event loop, which must be `target`'s (by default a new one of `options.mode`)."""
     options = options or RunOptions()
     assert loaded.scenario is not None
     scenario = loaded.scenario
-    blockers = live_blockers(scenario) if options.mode == "live" else []
+    target = target or options.target_for(scenario)
+    blockers = target.blockers(scenario)
     if blockers:
-        result = skipped_result(loaded, blockers, "live")
+        result = skipped_result(loaded, blockers, target.name, target.seed)
         if reporter:
             reporter.scenario_started(result.name, result.file)
             reporter.scenario_finished(result)
         return result
     if options.workdir:
         options.workdir.mkdir(parents=True, exist_ok=True)
-    root = options.scenario_root(scenario.name)
-    run = Run(loaded, root, options.mode)
+    root = target.scenario_root(scenario.name, options.workdir)
+    run = Run(loaded, root, target)
     run.reporter = reporter
     run.require_real = options.require_real
     if reporter:
@@ -123,8 +112,7 @@ async def run_scenario(loaded: Loaded, options: RunOptions | None = None, report
         shutil.rmtree(root, ignore_errors=True)
     else:
         kept = str(root)
-    seed = options.seed if options.mode == "sim" else None
-    result = ScenarioResult(scenario.name, run.source.name, outcome, duration, failures, journal, kept, scenario, seed)
+    result = ScenarioResult(scenario.name, run.source.name, outcome, duration, failures, journal, kept, scenario, target.seed)
     if reporter:
         reporter.scenario_finished(result)
     return result
@@ -202,11 +190,4 @@ async def cleanup(run: Run) -> None:
             run.journal.note(f"healing {handle} failed during cleanup: {exc}")
     if run.server is not None:
         await run.server.stop()
-    if run.mode == "sim":
-        return  # no real process was started; the leftover check reads the simulator's table
-    for pid, command in processes_under(run.root):
-        try:
-            ownership.signal_ours(pid, signal.SIGKILL)
-            run.journal.note(f"killed stray process {pid}: {command}")
-        except ownership.NotOurs:
-            run.journal.note(f"stray process {pid} is not this run's; left alone: {command}")
+    run.target.end_strays(run.root, run.journal.note)

@@ -51,10 +51,8 @@ class Load:
             try:
                 if server is None or not server.running:
                     raise RuntimeError("no orchestrator is running")
-                if server.http:
-                    client = await stack.enter_async_context(server.http.client(mode=server.protocol))
-                else:
-                    client = server.clients[0]
+                connection = server.extra_client()
+                client = await stack.enter_async_context(connection) if connection else server.clients[0]
             except Exception as exc:  # recorded; the summary and max_failures judge it
                 self.errors.append(f"client {index} could not connect: {exc}")
                 return

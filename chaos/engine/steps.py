@@ -11,10 +11,8 @@ import dataclasses
 import os
 import shutil
 import signal
-import subprocess
 import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -169,7 +167,7 @@ async def _start(run: Run, step: StartStep, loc: Loc) -> dict[str, Any]:
     env = substitute(spec.env, run.scope())
     args = substitute(spec.args, run.scope())
     confine = Confinement(spec.database_fs_size, spec.state_fs_size) if spec.confined else None
-    run.server = run.new_server(spec.transport, args, env, confine, spec.protocol)
+    run.server = run.target.new_orchestrator(run.base, spec.transport, args, env, confine, spec.protocol)
     assert run.background is not None
     await run.server.start(run.background, spec.clients)
     client = run.server.clients[0]
@@ -308,55 +306,15 @@ async def _shell(run: Run, step: ShellStep, loc: Loc) -> dict[str, Any]:
         # directory is entered again, as the one outside hides the mounts)
         enter = 'cd "$1" && exec /bin/sh -c "$2"'
         argv = ["nsenter", "--target", str(server.supervisor), "--mount", "--", "/bin/sh", "-c", enter, "shell", str(run.base), command]
-    if run.mode == "sim":
-        code, stdout, stderr = _shell_blocking(argv, run.base, env, step.timeout, loc)
-    else:
-        code, stdout, stderr = await _shell_process(argv, run.base, env, step.timeout, loc)
+    try:
+        code, stdout, stderr = await run.target.run_command(argv, run.base, env, step.timeout)
+    except TimeoutError:
+        raise StepFailed(f"shell command still running after {step.timeout:g}s (killed)", (*loc, "shell")) from None
     result = {"exit_code": code, "stdout": stdout[-OUTPUT_LIMIT:], "stderr": stderr[-OUTPUT_LIMIT:]}
     if step.expect_exit is not None and code != step.expect_exit:
         tail = (stderr or stdout).strip()[-600:]
         raise StepFailed(f"exit status {code}, expected {step.expect_exit}: {tail}", (*loc, "shell"), response=result)
     return result
-
-
-def _shell_blocking(argv: list[str], cwd: Path, env: dict[str, str], timeout_s: float, loc: Loc) -> tuple[int, str, str]:
-    """Sim mode: the command runs while the simulation stands still (waiting for it asynchronously
-    would let the virtual clock race ahead); its timeout is real time."""
-    try:
-        done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, timeout=timeout_s, start_new_session=True, check=False)
-    except subprocess.TimeoutExpired:
-        raise StepFailed(f"shell command still running after {timeout_s:g}s (killed)", (*loc, "shell")) from None
-    return done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
-
-
-async def _shell_process(argv: list[str], cwd: Path, env: dict[str, str], timeout_s: float, loc: Loc) -> tuple[int, str, str]:
-    process = await anyio.open_process(argv, cwd=cwd, env=env, start_new_session=True)
-    output: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
-    try:
-        with anyio.fail_after(timeout_s):
-            async with anyio.create_task_group() as group:
-                for name in output:
-                    group.start_soon(_drain, getattr(process, name), output[name])
-                code = await process.wait()
-                _kill_group(process.pid)  # what the command left running in the background goes with it (and its pipes)
-    except TimeoutError:
-        raise StepFailed(f"shell command still running after {timeout_s:g}s (killed)", (*loc, "shell")) from None
-    finally:
-        _kill_group(process.pid)
-    stdout, stderr = (b"".join(output[name]).decode(errors="replace") for name in ("stdout", "stderr"))
-    return code, stdout, stderr
-
-
-async def _drain(stream: Any, chunks: list[bytes]) -> None:
-    async for chunk in stream:
-        chunks.append(chunk)
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 @handles("sleep")

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from chaos.engine.failure import reproduce_command
-from chaos.engine.lifecycle import RunOptions
+from chaos.engine.lifecycle import RunOptions, run_one
 from chaos.explore.compile import compile_schedule
 from chaos.explore.judge import Verdict, judge
 from chaos.explore.run import loaded
@@ -20,7 +20,6 @@ from chaos.explore.schedule import Schedule
 from chaos.explore.search import Exploration
 from chaos.explore.yaml_text import scenario_yaml
 from chaos.scenario.source import display_path
-from chaos.target.sim.run import run_simulated
 
 NAME_LIMIT = 80
 
@@ -56,6 +55,6 @@ def write_finding(exploration: Exploration, out_dir: Path) -> Path:
 
 def replay(path: Path, schedule: Schedule, workdir: Path) -> Verdict:
     """Run the written file in sim mode with the schedule's seed, and judge it as exploration did."""
-    result = run_simulated(loaded(path.read_text(), path), RunOptions(workdir=workdir, mode="sim", seed=schedule.seed))
+    result = run_one(loaded(path.read_text(), path), RunOptions(workdir=workdir, mode="sim", seed=schedule.seed))
     compiled = compile_schedule(schedule)
     return judge(result, compiled.roles, compiled.windows)

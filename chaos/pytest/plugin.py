@@ -19,10 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 
-from chaos.engine import RunOptions, ScenarioResult, run_scenario
+from chaos.engine import RunOptions, ScenarioResult, run_one
 from chaos.guide.coverage import covered_ids
 from chaos.scenario import Loaded, load_scenario
 
@@ -109,7 +108,7 @@ class ScenarioItem(pytest.Item):
         options = RunOptions(
             workdir=self.config.getoption("scenario_workdir"), keep=self.config.getoption("scenario_keep")
         )
-        result = anyio.run(run_scenario, self.loaded, options)
+        result = run_one(self.loaded, options)
         if not result.passed:
             raise ScenarioFailed(result)
 

@@ -75,17 +75,13 @@ class ConsoleReporter:
 
     @classmethod
     def for_run(
-        cls, names: list[str], mode: str, jobs: int, durations: dict[str, float] | None, quiet: bool, verbose: bool, stream: TextIO
+        cls, names: list[str], jobs: int, durations: dict[str, float], quiet: bool, verbose: bool, stream: TextIO
     ) -> ConsoleReporter:
-        """The reporter of `chaos run`: expected times from `durations` (--durations) or the journals under
-        reports/; in sim mode none (a journal holds simulated seconds, not what simulating takes) and one
-        scenario at a time."""
-        from chaos.engine.batch import recorded_durations
-
-        known = {} if mode == "sim" else (durations if durations is not None else recorded_durations())
+        """The reporter of `chaos run`: `jobs` scenarios at a time, expected to take `durations` (seconds by
+        scenario name, for the ETA)."""
         verbosity = VERBOSE if verbose else QUIET if quiet else NORMAL
-        expected = {name: known[name] for name in names if name in known}
-        return cls(len(names), stream, verbosity, 1 if mode == "sim" else jobs, expected)
+        expected = {name: durations[name] for name in names if name in durations}
+        return cls(len(names), stream, verbosity, jobs, expected)
 
     # -- told by the engine -----------------------------------------------------------------
     def scenario_started(self, name: str, file: str) -> None:

@@ -17,6 +17,7 @@ from chaos.engine.failure import Failure, ScenarioResult
 from chaos.report import write_reports, write_views
 from chaos.report.journal import RunInfo
 from chaos.scenario import load_scenario
+from chaos.target import target_type
 
 OUTCOMES = ("passed", "failed", "error", "skipped")
 
@@ -54,8 +55,8 @@ def results_of(scenarios: list[dict[str, Any]], info: RunInfo) -> list[ScenarioR
         path = Path(entry["file"])
         scenario = load_scenario(path).scenario if path.is_file() else None
         seed = info.seed
-        if info.mode == "sim" and seed is None and scenario is not None:
-            seed = scenario.sim_seed or 0  # as chaos.target.sim.run chose it: the scenario's own seed
+        if seed is None and scenario is not None and target_type(info.mode).replayable:
+            seed = scenario.sim_seed or 0  # as RunOptions.target_for chose it: the scenario's own seed
         failures = [Failure(**failure) for failure in entry["failures"]]
         results.append(
             ScenarioResult(entry["name"], entry["file"], entry["outcome"], entry["duration_s"], failures, entry, scenario=scenario, seed=seed)

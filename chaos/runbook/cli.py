@@ -12,10 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-import anyio
-
-from chaos.engine import RunOptions, run_scenario
-from chaos.interrupt import interruptible
+from chaos.engine import RunOptions, run_one
 from chaos.report import default_directory, write_reports
 from chaos.report.console import VERBOSE, ConsoleReporter
 from chaos.report.journal import RunInfo
@@ -83,7 +80,7 @@ def run_runbook(runbook_path: Path, incident_path: Path, report: Path, workdir: 
         raise markdown.RunbookError(f"{scenario_path}: the runbook's scenario does not validate (the problems are above)")
     started = time.time()
     reporter = None if quiet else ConsoleReporter(1, verbosity=VERBOSE)
-    result = anyio.run(interruptible, run_scenario, loaded, RunOptions(workdir=workdir), reporter)
+    result = run_one(loaded, RunOptions(workdir=workdir), reporter)
     command = shlex.join(["python", "-m", "chaos", "runbook", str(runbook_path), "--incident", str(incident_path)])
     write_reports(report, [result], RunInfo(command, started, time.time() - started))
     verdict = judge(result, blocks, runbook_path.name)

@@ -449,3 +449,15 @@ class Scenario(Strict):
         if isinstance(self.invariants, Invariants):
             return self.invariants
         return Invariants(**dict.fromkeys(INVARIANTS, self.invariants))
+
+
+def walk_steps(steps: list[Any], where: str) -> list[tuple[str, Any]]:
+    """Every step with its location (`steps[2].parallel.a[0]`), those inside a `parallel` too."""
+    found = []
+    for index, step in enumerate(steps):
+        loc = f"{where}[{index}]"
+        found.append((loc, step))
+        if isinstance(step, ParallelStep):
+            for branch, inner in step.parallel.items():
+                found += walk_steps(inner, f"{loc}.parallel.{branch}")
+    return found

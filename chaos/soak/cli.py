@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chaos.target import DEFAULT_MODE, MODES
+
 EXIT_PASSED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 PROGRESS_EVERY_S = {"live": 0.0, "sim": 5.0}  # live: a line per event; sim: a line every few seconds
 
@@ -34,7 +36,7 @@ def _share(text: str) -> float:
 
 
 def configure_soak(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mode", choices=("live", "sim"), default="live",
+    parser.add_argument("--mode", choices=MODES, default=DEFAULT_MODE,
                         help="live (default): real supervisor and worker processes, real signals, HTTP and stdio clients; "
                         "sim: the same code in this process on a virtual clock, replayed exactly by --seed")
     parser.add_argument("--events", type=_positive, default=30, metavar="N", help="how many nemesis events (default 30)")
@@ -70,7 +72,7 @@ def soak(args: argparse.Namespace) -> int:
     from chaos.soak.report import write_soak_reports
     from chaos.soak.run import SoakOptions, run_soak
     from chaos.soak.shrink import shrink
-    from chaos.target.sim.clock import EPOCH
+    from chaos.target import make_target
 
     logging.getLogger().addHandler(logging.NullHandler())  # the orchestrator's warnings are the point, not news
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**16)
@@ -80,16 +82,14 @@ def soak(args: argparse.Namespace) -> int:
                           "--clients", str(args.clients), "--seed", str(seed)])
     print(f"soak: {args.events} event(s), {args.clients} client(s), {args.mode} mode, seed {seed} (--seed {seed} draws it again)")
     out = args.report or Path("reports") / f"soak-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
-    started = time.time()
+    target = make_target(args.mode, seed)  # for the report's times: the run makes its own
+    started = target.clock_start()
     try:
         result = run_soak(options, Progress(args.events, PROGRESS_EVERY_S[args.mode]))
     except KeyboardInterrupt:
         print("interrupted: every orchestrator the soak started was stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if args.mode == "sim":
-        info = RunInfo(command, EPOCH.replace(tzinfo=UTC).timestamp(), result.scenario.duration_s, "sim", seed)
-    else:
-        info = RunInfo(command, started, time.time() - started)
+    info = RunInfo(command, started, target.elapsed(started, [result.scenario.duration_s]), target.name, target.seed)
     written = write_soak_reports(out, result, info)
     print(summary(result))
     print(f"report: {written['report.html']}  (junit.xml, journal.json beside it)")

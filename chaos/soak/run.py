@@ -23,17 +23,18 @@ import anyio
 
 from chaos.engine.context import Run
 from chaos.engine.failure import Failure, ScenarioResult, describe_error
-from chaos.engine.lifecycle import RunOptions, cleanup
+from chaos.engine.lifecycle import cleanup
 from chaos.engine.steps import execute, heal
 from chaos.explore.compile import ENDING, PRECONDITION
 from chaos.explore.judge import FAILED
 from chaos.explore.run import loaded
 from chaos.explore.yaml_text import scenario_yaml
-from chaos.interrupt import interruptible
 from chaos.scenario import Loaded
 from chaos.soak import nemesis
 from chaos.soak.checker import DEFAULT_MAX_FAILED, Verdict, Window, check, read_database
 from chaos.soak.workload import CLIENT_PREFIX, Workload
+from chaos.target import make_target, target_type
+from chaos.target.base import Target
 from chaos.verdict.checks import Verdict as Invariant
 from chaos.verdict.invariants import file_verdicts, leftover_verdicts, live_verdicts
 from orchestrator import clock
@@ -57,7 +58,9 @@ class SoakOptions:
 
     @property
     def live(self) -> bool:
-        return self.mode == "live"
+        """Whether the orchestrator runs as real processes in real time: starts then take time, and the
+        nemesis has more moves (killing a replacement while it starts, a choice of transport)."""
+        return target_type(self.mode).real_time
 
 
 @dataclass
@@ -118,11 +121,8 @@ Progress = Callable[[int, EventOutcome, Run], None]
 
 def run_soak(options: SoakOptions, progress: Progress = lambda done, outcome, run: None) -> SoakResult:
     """Run a soak to its end (Ctrl-C: KeyboardInterrupt, once everything it started is stopped)."""
-    if options.live:
-        return anyio.run(interruptible, soak, options, progress)
-    from chaos.target.sim.run import simulate  # trio, freezegun: sim only
-
-    return simulate(soak, options, progress, seed=options.seed)
+    target = make_target(options.mode, options.seed)
+    return target.execute(soak, options, progress, target)
 
 
 def story_scenario(options: SoakOptions) -> tuple[nemesis.Story, str]:
@@ -132,14 +132,15 @@ def story_scenario(options: SoakOptions) -> tuple[nemesis.Story, str]:
     return story, scenario_yaml(story.document(NAME, description, options.seed))
 
 
-async def soak(options: SoakOptions, progress: Progress) -> SoakResult:
+async def soak(options: SoakOptions, progress: Progress, target: Target) -> SoakResult:
+    """The soak on the running event loop, which is `target`'s."""
     story, text = story_scenario(options)
-    root = RunOptions(workdir=options.workdir, mode=options.mode, seed=options.seed).scenario_root(NAME)
+    root = target.scenario_root(NAME, options.workdir)
     path = root / f"{NAME}.yaml"
     path.write_text(text)
     scenario = loaded(text, path)
     assert scenario.scenario is not None
-    run = Run(scenario, root, options.mode)
+    run = Run(scenario, root, target)
     started = clock.monotonic()
     failures: list[Failure] = []
     invariants: list[Invariant] = []
@@ -176,8 +177,7 @@ async def soak(options: SoakOptions, progress: Progress) -> SoakResult:
     outcome = "error" if any(f.kind == "error" for f in failures) else "failed" if failures or not verdict.passed else "passed"
     duration = clock.monotonic() - started
     journal = run.journal.public(run.history, invariants, outcome, [f.public() for f in failures], duration)
-    seed = options.seed if not options.live else None
-    result = ScenarioResult(NAME, str(path), outcome, duration, failures, journal, str(root), scenario.scenario, seed)
+    result = ScenarioResult(NAME, str(path), outcome, duration, failures, journal, str(root), scenario.scenario, target.seed)
     return SoakResult(options, story, verdict, outcomes, result, text, run.journal.t0)
 
 

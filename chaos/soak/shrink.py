@@ -16,9 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import anyio
-
-from chaos.engine.lifecycle import RunOptions, run_scenario
+from chaos.engine.lifecycle import RunOptions, run_one
 from chaos.explore.judge import Verdict, judge
 from chaos.explore.run import loaded
 from chaos.explore.yaml_text import scenario_yaml
@@ -101,13 +99,7 @@ class _Attempts:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.document(events, "soak-candidate", "a candidate of the soak's shrinking"))
         candidate = loaded(path.read_text(), path)
-        options = RunOptions(workdir=path.parent, mode=self.options.mode, seed=self.options.seed)
-        if self.options.live:
-            outcome = anyio.run(run_scenario, candidate, options)
-        else:
-            from chaos.target.sim.run import run_simulated  # trio, freezegun: sim only
-
-            outcome = run_simulated(candidate, options)
+        outcome = run_one(candidate, RunOptions(workdir=path.parent, mode=self.options.mode, seed=self.options.seed))
         roles = nemesis.story(self.options.clients, events, self.options.live).roles
         return judge(outcome, roles)
 

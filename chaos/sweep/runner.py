@@ -21,7 +21,7 @@ from chaos.engine.failure import describe_error
 from chaos.sweep.outcomes import judge, outcome_of
 from chaos.sweep.schedule import Crash, DiskImage, IoError, NthOperation, Operation
 from chaos.sweep.workload import VARIANTS, RestartWorkload
-from chaos.target.sim.run import simulate
+from chaos.target.sim.target import SimTarget
 from orchestrator import faultpoints
 from orchestrator.config import Paths
 from orchestrator.faultpoints import IO_KINDS
@@ -87,7 +87,7 @@ def run_one(config: SweepConfig, variant: str, nth: int | None) -> SweepRun:
     try:
         with faultpoints.io_schedule(schedule):
             workload = RestartWorkload(base, variant, schedule, image, config.seed)
-            report = simulate(workload.run, seed=config.seed)
+            report = SimTarget(config.seed).execute(workload.run)
         outcome = outcome_of(report)
         problems += report.problems
         answer = report.restart

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -301,23 +300,6 @@ def phase_settled(status: dict[str, Any]) -> Verdict:
 
 
 # -- leftovers -------------------------------------------------------------------------------
-def processes_under(directory: Path) -> list[tuple[int, str]]:
-    """Live processes whose command line names `directory` or whose working directory is inside it."""
-    found = []
-    marker = str(directory)
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-            cwd = os.readlink(entry / "cwd")
-        except OSError:
-            continue  # gone, a zombie, or not ours to read
-        if marker in cmdline or cwd == marker or cwd.startswith(marker + "/"):
-            found.append((int(entry.name), cmdline[:200]))
-    return found
-
-
 def no_stray_processes(strays: list[tuple[int, str]], where: str) -> Verdict:
     """`strays`: (pid, command) of the run's processes still running; `where`: how they were looked for."""
     detail = "; ".join(f"pid {pid}: {cmd}" for pid, cmd in strays) or f"none left: {where}"

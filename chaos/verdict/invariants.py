@@ -86,8 +86,7 @@ def file_verdicts(run: Run, names: list[str]) -> list[Verdict]:
 def leftover_verdicts(run: Run, names: list[str]) -> list[Verdict]:
     verdicts = []
     if "no_stray_processes" in names:
-        where = "in the simulator's process table" if run.mode == "sim" else f"no process refers to {run.root}"
-        verdicts.append(checks.no_stray_processes(run.strays(), where))
+        verdicts.append(checks.no_stray_processes(*run.target.strays(run.root)))
     if "no_stray_mounts" in names:
         verdicts.append(checks.no_stray_mounts(run.root))
     return verdicts

@@ -156,6 +156,23 @@ def _all_pids() -> list[int]:
     return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
 
 
+def processes_under(directory: Path) -> list[tuple[int, str]]:
+    """Live processes whose command line names `directory` or whose working directory is inside it."""
+    found = []
+    marker = str(directory)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue  # gone, a zombie, or not ours to read
+        if marker in cmdline or cwd == marker or cwd.startswith(marker + "/"):
+            found.append((int(entry.name), cmdline[:200]))
+    return found
+
+
 class LiveProcesses:
     """The processes a fault may touch, as the kernel has them (FaultContext.processes, live)."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import signal
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +117,10 @@ class Server:
     async def _stop_http(http: HttpOrchestrator) -> None:
         with anyio.CancelScope(shield=True):
             await http.stop(STOP_TIMEOUT_S)
+
+    def extra_client(self) -> AbstractAsyncContextManager[Client] | None:
+        """A new connection to the running orchestrator; over stdio there is only the one."""
+        return self.http.client(mode=self.protocol) if self.http else None
 
     def supervisor_alive(self) -> bool:
         """Running, or stopped: not gone, and not a zombie this harness has yet to reap (a runbook's pkill -9)."""

@@ -21,7 +21,7 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 from mcp import Client
 
-from chaos.engine.failure import unwrapped
+from chaos.errors import unwrapped
 from chaos.faults.base import FaultContext
 from chaos.target.live.server import STDERR_LOG
 from chaos.target.sim.processes import SimulatedProcesses
@@ -77,7 +77,6 @@ class SimulatedOrchestrator:
 
     url = None
     confine = None  # no mount namespace: disk faults fail at fault points
-    http = None  # no HTTP endpoint: extra load clients share the first client, as over stdio
     protocol = "in-memory"
 
     @property
@@ -132,6 +131,9 @@ class SimulatedOrchestrator:
             lockfile.release(paths.lock_file)
             self.processes.supervisor_gone(self.supervisor)
             self._released.set()
+
+    def extra_client(self) -> None:
+        return None  # no endpoint to connect to: extra load clients share the first client, as over stdio
 
     def supervisor_alive(self) -> bool:
         return self.running

@@ -9,22 +9,9 @@ run half-way.
 
 from __future__ import annotations
 
-from typing import Any
-
 from chaos.faults import FAULTS
 from chaos.scenario import Scenario
-from chaos.scenario.model import InjectStep, ParallelStep, StartStep
-
-
-def walk_steps(steps: list[Any], where: str) -> list[tuple[str, Any]]:
-    found = []
-    for index, step in enumerate(steps):
-        loc = f"{where}[{index}]"
-        found.append((loc, step))
-        if isinstance(step, ParallelStep):
-            for branch, inner in step.parallel.items():
-                found += walk_steps(inner, f"{loc}.parallel.{branch}")
-    return found
+from chaos.scenario.model import InjectStep, StartStep, walk_steps
 
 
 def sim_blockers(scenario: Scenario) -> list[str]:

@@ -18,10 +18,9 @@ import anyio
 import pytest
 
 from chaos.cli import main
-from chaos.engine.lifecycle import RunOptions
+from chaos.engine.lifecycle import RunOptions, run_one
 from chaos.explore import compile as compiler
 from chaos.scenario import load_paths
-from chaos.target.sim.run import run_simulated
 from chaos.waiting import wait_until
 
 SEED = 2
@@ -54,7 +53,7 @@ def test_a_wrong_outcome_is_shrunk_to_a_scenario_that_validates_and_replays(
 
     monkeypatch.undo()  # the file alone fails the same way: its restart expects success
     seed = int(replay.rsplit(" ", 1)[1])
-    again = run_simulated(loaded, RunOptions(workdir=tmp_path / "replay", mode="sim", seed=seed))
+    again = run_one(loaded, RunOptions(workdir=tmp_path / "replay", mode="sim", seed=seed))
     assert again.outcome == "failed"
     assert any(f.where.endswith(" restart") and "orchestrator_restart_server failed" in f.message for f in again.failures)
 

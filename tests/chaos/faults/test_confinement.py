@@ -10,11 +10,12 @@ from pathlib import Path
 import anyio
 import pytest
 
-from chaos.engine import RunOptions, lifecycle, run_scenario
+from chaos.engine import RunOptions, run_scenario
 from chaos.engine.failure import ScenarioResult
 from chaos.report.console import QUIET, ConsoleReporter
 from chaos.report.journal import StepRecord
 from chaos.scenario import load_paths
+from chaos.target.live import target as live_target
 from chaos.target.live.namespace import NEEDS, Confinement, user_namespace_refusal
 from orchestrator.config import Paths
 
@@ -50,7 +51,7 @@ def test_without_root_a_confined_orchestrator_gets_its_tmpfs_mounts_in_a_user_na
 
 def test_a_confined_scenario_the_kernel_will_not_confine_is_skipped_with_the_reason(monkeypatch, tmp_path):
     (loaded,) = [item for item in load_paths([str(CATALOGUE)])[0] if item.scenario.name == "database-disk-full"]
-    monkeypatch.setattr(lifecycle, "confinement_blocker", lambda: "the kernel refuses (simulated)")
+    monkeypatch.setattr(live_target, "confinement_blocker", lambda: "the kernel refuses (simulated)")
     result = anyio.run(run_scenario, loaded, RunOptions(workdir=tmp_path))
     assert result.outcome == "skipped"
     assert result.journal["notes"][0]["text"] == "not run in live mode: steps[0]: the kernel refuses (simulated)"

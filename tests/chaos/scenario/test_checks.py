@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from chaos.target.live.ownership import processes_under
 from chaos.verdict import checks
 from chaos.verdict.checks import History
 from orchestrator import snapshot
@@ -160,13 +161,13 @@ def test_status_checks() -> None:
 def test_a_process_left_in_the_run_directory_is_found(tmp_path: Path) -> None:
     process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], cwd=tmp_path)
     try:
-        verdict = checks.no_stray_processes(checks.processes_under(tmp_path), "scan")
+        verdict = checks.no_stray_processes(processes_under(tmp_path), "scan")
         assert verdict.ok is False
         assert str(process.pid) in verdict.detail
     finally:
         process.kill()
         process.wait()
-    assert checks.no_stray_processes(checks.processes_under(tmp_path), "scan").ok
+    assert checks.no_stray_processes(processes_under(tmp_path), "scan").ok
 
 
 def test_no_mounts_under_a_fresh_directory(tmp_path: Path) -> None:

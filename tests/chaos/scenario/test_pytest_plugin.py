@@ -126,10 +126,10 @@ def test_the_plugin_and_chaos_run_give_a_scenario_the_same_junit_id(
     """classname (the file's path, dotted) and name (the scenario's), however the scenario ran.
     The plugin's run is faked: only the ids are compared; chaos run simulates its scenario."""
 
-    async def passed(loaded: Loaded, options: RunOptions) -> ScenarioResult:
+    def passed(loaded: Loaded, options: RunOptions) -> ScenarioResult:
         return ScenarioResult(loaded.scenario.name, loaded.source.name, "passed", 0.0, [], {})
 
-    monkeypatch.setattr(pytest_plugin, "run_scenario", passed)
+    monkeypatch.setattr(pytest_plugin, "run_one", passed)
     for other in ("wrong.yaml", "ci.yaml"):  # chaos run takes every YAML file for a scenario
         (scenario_dir.path / "scenarios" / other).unlink()
     nested = scenario_dir.path / "scenarios" / "nested"

@@ -12,7 +12,7 @@ import pytest
 
 from chaos.engine import RunOptions, run_scenario
 from chaos.scenario import load_scenario
-from chaos.verdict.checks import processes_under
+from chaos.target.live.ownership import processes_under
 
 from .support import cli, marker_fault
 

@@ -14,10 +14,9 @@ import anyio
 import pytest
 
 from chaos.cli import main
-from chaos.engine import RunOptions, run_scenario
+from chaos.engine import RunOptions, run_one, run_scenario
 from chaos.scenario import load_paths
 from chaos.target.sim.parity import first_divergence, normalised_trace
-from chaos.target.sim.run import run_simulated
 from chaos.target.sim.support import sim_blockers
 
 CATALOGUE = Path(__file__).resolve().parents[4] / "scenarios"
@@ -31,7 +30,7 @@ def name(item) -> str:
 
 @pytest.mark.parametrize("loaded", LOADED, ids=[name(item) for item in LOADED])
 def test_each_catalogue_scenario_passes_in_sim_mode_or_says_why_it_cannot_run(loaded, tmp_path):
-    result = run_simulated(loaded, RunOptions(workdir=tmp_path, mode="sim"))
+    result = run_one(loaded, RunOptions(workdir=tmp_path, mode="sim"))
     if result.outcome == "skipped":
         reason = result.journal["notes"][0]["text"]
         assert "not run in sim mode: " in reason and len(reason) > len("not run in sim mode: ") + 10
@@ -42,7 +41,7 @@ def test_each_catalogue_scenario_passes_in_sim_mode_or_says_why_it_cannot_run(lo
 @pytest.mark.live
 @pytest.mark.parametrize("loaded", BOTH, ids=[name(item) for item in BOTH])
 def test_sim_and_live_give_the_same_trace_step_by_step(loaded, tmp_path):
-    simulated = run_simulated(loaded, RunOptions(workdir=tmp_path / "sim", mode="sim"))
+    simulated = run_one(loaded, RunOptions(workdir=tmp_path / "sim", mode="sim"))
     live = anyio.run(run_scenario, loaded, RunOptions(workdir=tmp_path / "live"))
     assert (simulated.outcome, live.outcome) == ("passed", "passed"), live.report() + simulated.report()
     divergence = first_divergence(normalised_trace(simulated.journal), normalised_trace(live.journal))

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from chaos.engine import RunOptions
+from chaos.engine import RunOptions, run_one
 from chaos.scenario import load_paths
-from chaos.target.sim.run import run_simulated
 from chaos.target.sim.worker import InProcessWorker
 from orchestrator.supervisor.runtime import Runtime
 from tests.chaos.scenario.support import cli
@@ -66,7 +65,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def simulate_file(path: Path, seed: int, workdir: Path):
     (loaded,), _ = load_paths([str(path)])
-    return run_simulated(loaded, RunOptions(workdir=workdir, mode="sim", seed=seed))
+    return run_one(loaded, RunOptions(workdir=workdir, mode="sim", seed=seed))
 
 
 def test_a_300_second_timeout_passes_in_virtual_time_and_the_restart_system_behaves_as_live(tmp_path):
