@@ -13,12 +13,14 @@ or module under `chaos`; the longest name that contains a module gives its layer
 
 from __future__ import annotations
 
+import ast
 import functools
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from chaos.target import MODES
 from tests.import_graph import Import, cycles, module_files, read_imports
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +30,7 @@ HARNESS = "chaos"
 # Lowest first: each layer and the packages and modules of chaos/ in it. Change the order here, and in
 # the table of docs/architecture.md.
 LAYERS: dict[int, list[str]] = {
-    0: ["waiting", "interrupt"],  # helpers every layer uses
+    0: ["waiting", "interrupt", "errors", "host"],  # helpers every layer uses; the machine (owned processes, mounts)
     1: ["faults"],  # the kinds of failure, acting through a FaultContext
     2: ["guide", "scenario"],  # the scenario language; it names faults and cites the guide
     3: ["verdict", "report.journal"],  # what must hold after a run; the journal a run writes as it goes
@@ -125,6 +127,28 @@ def test_every_harness_module_has_a_layer():
 
 def test_no_upward_import_in_the_harness():
     _fail_with("lower layers of chaos importing higher ones", upward_imports(project()[0], LAYERS))
+
+
+def mode_comparisons(files: list[Path], modes: tuple[str, ...] = MODES) -> list[str]:
+    """One line per comparison of something named `mode` with a target's name (`mode == "sim"`)."""
+    found = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.Compare) or not isinstance(node.ops[0], (ast.Eq, ast.NotEq, ast.In, ast.NotIn)):
+                continue
+            sides = [node.left, *node.comparators]
+            named = any(isinstance(s, ast.Name) and s.id == "mode" or isinstance(s, ast.Attribute) and s.attr == "mode" for s in sides)
+            literal = any(isinstance(s, ast.Constant) and s.value in modes for s in sides)
+            if named and literal:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(node)}")
+    return found
+
+
+def test_only_make_target_asks_which_mode_a_run_is_in():
+    """The live/sim seam is the Target protocol: everything else asks the target, never the mode's name."""
+    factory = ROOT / "chaos" / "target" / "__init__.py"
+    files = [path for path in sorted((ROOT / "chaos").rglob("*.py")) if path != factory]
+    _fail_with("a mode compared outside chaos.target.make_target (ask the Target instead)", mode_comparisons(files))
 
 
 # The reader and the rules themselves, on a package made up for the purpose.

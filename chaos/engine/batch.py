@@ -21,7 +21,7 @@ import anyio
 
 from chaos.engine.failure import ScenarioResult
 from chaos.engine.lifecycle import Reporter, RunOptions, run_one, run_scenario
-from chaos.report import default_directory
+from chaos.report.journal import REPORTS
 from chaos.scenario import Loaded
 from chaos.target import make_target, target_type
 
@@ -44,7 +44,7 @@ def journal_durations(journal: Path) -> dict[str, float]:
 def recorded_durations(reports: Path | None = None) -> dict[str, float]:
     """Scenario name -> seconds its latest passing run took, from the newest journals under `reports`
     (by modification time: runs may name their report folders as they like)."""
-    reports = default_directory().parent if reports is None else reports
+    reports = REPORTS if reports is None else reports
     durations: dict[str, float] = {}
     journals = sorted(reports.glob("*/journal.json"), key=_modified, reverse=True)
     for journal in journals[:RECENT_JOURNALS]:

@@ -20,6 +20,8 @@ import anyio
 from chaos.engine.context import ActiveFault, Run, StepFailed
 from chaos.engine.failure import describe_error
 from chaos.engine.load import Load
+from chaos.host import ownership
+from chaos.host.namespace import Confinement
 from chaos.scenario import fault_registry
 from chaos.scenario.evidence import proves
 from chaos.scenario.expect import check, expectations_for, show
@@ -46,8 +48,6 @@ from chaos.scenario.model import (
 )
 from chaos.scenario.source import Loc, dotted
 from chaos.scenario.values import PathMissing, SubstitutionError, resolve, substitute
-from chaos.target.live import ownership
-from chaos.target.live.namespace import Confinement
 from chaos.target.live.orchestrator import until_serving
 from chaos.verdict.invariants import file_verdicts, live_verdicts
 from chaos.waiting import ConditionTimeout, wait_until

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chaos.cli.scenario import shard_argument
+from chaos.engine.select import parse_shard  # the explore command is imported only when used
 
 EXIT_CLEAN, EXIT_FOUND, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROGRESS_EVERY_S = 10.0
@@ -41,7 +41,7 @@ def configure_explore(parser: argparse.ArgumentParser) -> None:
                         "the schedules; the first finding stops them all (default 1)")
     parser.add_argument("--max-steps", type=_positive, default=6, metavar="K",
                         help="at most K moves between the start and the final recovery (default 6)")
-    parser.add_argument("--shard", type=shard_argument, metavar="K/N",
+    parser.add_argument("--shard", type=parse_shard, metavar="K/N",
                         help="explore only the K-th of N parts (needs --seed): N CI jobs with --jobs J draw together "
                         "what one job with --jobs N*J would, job K the seeds S+(K-1)*J .. S+K*J-1")
 

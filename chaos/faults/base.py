@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import anyio
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from chaos.target.live.ownership import LiveProcesses
+from chaos.host.ownership import LiveProcesses
 from orchestrator import clock
 from orchestrator.config import Paths
 

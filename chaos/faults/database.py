@@ -26,8 +26,8 @@ from pydantic import Field
 
 from chaos.faults.base import Fault, FaultContext, FaultError, FaultParams, Injection
 from chaos.faults.phases import Phase, wait_for_phase
-from chaos.target.live.namespace import entered, unview
-from chaos.target.live.ownership import bound_to_harness, owned_env
+from chaos.host.namespace import entered, unview
+from chaos.host.ownership import bound_to_harness, owned_env
 
 LOCK_READY_S = 30.0
 _HOLD_LOCK = """

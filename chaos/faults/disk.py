@@ -1,6 +1,6 @@
 """Disk faults: no space left, a read-only file system, permission denied.
 
-Real where the orchestrator runs confined (chaos.target.live.namespace): its state directory and its database
+Real where the orchestrator runs confined (chaos.host.namespace): its state directory and its database
 are separate size-capped tmpfs mounts in its own mount namespace, so they can be filled,
 remounted read-only or made unwritable without the host noticing. Elsewhere the snapshot write
 fails through the `snapshot.write` fault point with the same errno, and the Injection says why.
@@ -19,8 +19,8 @@ from pydantic import Field
 
 from chaos.faults.base import Fault, FaultContext, FaultError, FaultParams, Injection
 from chaos.faults.points import ArmedPoint
-from chaos.target.live.namespace import has_dac_override, our_mount, run_in_namespace, unview
-from chaos.target.live.ownership import children
+from chaos.host.namespace import has_dac_override, our_mount, run_in_namespace, unview
+from chaos.host.ownership import children
 
 FILLER = ".chaos-filler"
 PROBE = ".chaos-probe"

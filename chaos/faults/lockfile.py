@@ -17,7 +17,7 @@ import anyio
 from pydantic import Field
 
 from chaos.faults.base import Fault, FaultContext, FaultError, FaultParams, Injection
-from chaos.target.live.ownership import bound_to_harness, owned_env
+from chaos.host.ownership import bound_to_harness, owned_env
 from orchestrator.lockfile import read_owner
 
 STOP_WAIT_S = 15.0

@@ -23,8 +23,8 @@ from pydantic import Field, model_validator
 from chaos.faults.base import Fault, FaultContext, FaultError, FaultParams, Injection
 from chaos.faults.phases import Phase, wait_for_phase
 from chaos.faults.points import ArmedPoint
-from chaos.target.live.namespace import has_dac_override
-from chaos.target.live.ownership import RUN_ID, RUN_ID_ENV, children, owned_env
+from chaos.host.namespace import has_dac_override
+from chaos.host.ownership import RUN_ID, RUN_ID_ENV, children, owned_env
 from chaos.waiting import wait_until
 
 GONE_WAIT_S = 10.0

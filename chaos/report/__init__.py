@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from chaos.engine.failure import ScenarioResult
 from chaos.report import html, junit
-from chaos.report.journal import RunInfo, write_journal
+from chaos.report.journal import RunInfo, default_directory, write_journal
 
-
-def default_directory() -> Path:
-    return Path("reports") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+__all__ = ["default_directory", "write_reports", "write_views"]
 
 
 def write_reports(directory: Path, results: list[ScenarioResult], info: RunInfo) -> dict[str, Path]:

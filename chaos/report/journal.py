@@ -17,6 +17,7 @@ from chaos.verdict.checks import History, Verdict
 from orchestrator import __version__, clock
 
 JOURNAL_VERSION = 1
+REPORTS = Path("reports")  # where runs write their reports unless told
 
 
 def iso(moment: float | None = None) -> str:
@@ -174,6 +175,11 @@ class ScenarioJournal:
             "invariants": [verdict.public() for verdict in verdicts],
             "notes": self.notes,
         }
+
+
+def default_directory() -> Path:
+    """Where a run's journal and reports go unless told: reports/<UTC time>/."""
+    return REPORTS / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 A runbook says `pkill -f mcp_task_orchestrator`; on a shared machine that would end every
 orchestrator of every user and run. Here the match is limited to processes carrying this run's
-id (chaos.target.live.ownership) whose command line names $ORCH_BASE_DIR, and it waits (up to 15 s) until they
+id (chaos.host.ownership) whose command line names $ORCH_BASE_DIR, and it waits (up to 15 s) until they
 are gone, so the next block starts on a stopped server. Options: -f, -SIGNAL / -s SIGNAL; exit
 status as pkill's: 0 some matched, 1 none.
 """
@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from chaos.target.live import ownership
+from chaos.host import ownership
 from chaos.verdict.checks import processes_under
 
 WAIT_S = 15.0

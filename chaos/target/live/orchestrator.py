@@ -2,8 +2,8 @@
 
 Everything it starts it also stops, and it only ever signals processes it started (the
 supervisor it spawned and that supervisor's own worker children). The supervisor carries the
-run's id and dies with the harness (see chaos.target.live.ownership). Optionally it runs confined (see
-chaos.target.live.namespace), so disk faults are real and stay inside its namespace, and with a fault point
+run's id and dies with the harness (see chaos.host.ownership). Optionally it runs confined (see
+chaos.host.namespace), so disk faults are real and stay inside its namespace, and with a fault point
 file armed by the faults that need one.
 """
 
@@ -24,8 +24,8 @@ from mcp import Client, StdioServerParameters
 from mcp_types import CallToolResult
 
 from chaos.faults.base import FaultContext
-from chaos.target.live.namespace import Confinement, view
-from chaos.target.live.ownership import bound_to_harness, children, owned_env
+from chaos.host.namespace import Confinement, view
+from chaos.host.ownership import bound_to_harness, children, owned_env
 from chaos.waiting import wait_until
 from orchestrator.config import Paths
 from orchestrator.faultpoints import FAULTPOINTS_ENV
@@ -79,7 +79,7 @@ async def until_serving(client: Client, timeout_s: float = START_TIMEOUT_S) -> d
 class HttpOrchestrator:
     """`python -m mcp_task_orchestrator.server --http 127.0.0.1:0` in its own base directory.
 
-    `confine` starts it confined (chaos.target.live.namespace); `faultpoints` gives it a fault point file
+    `confine` starts it confined (chaos.host.namespace); `faultpoints` gives it a fault point file
     (empty until a fault arms a point). The harness's own files go to `<base>/.chaos/`.
     """
 

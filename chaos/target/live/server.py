@@ -2,7 +2,7 @@
 
 It wraps chaos.target.live.orchestrator so both transports look the same to the steps: start (again after a stop,
 on the same files), the clients, the supervisor and current worker pids, the fault context, stop
-politely or by force. Every process it starts carries this harness's run id (chaos.target.live.ownership), so
+politely or by force. Every process it starts carries this harness's run id (chaos.host.ownership), so
 faults and steps may signal them and nothing else. The fault point file is always given, so
 fault-point faults can be armed before or after the start.
 """
@@ -22,8 +22,8 @@ from mcp import Client
 from mcp.client.stdio import stdio_client as stdio_transport
 
 from chaos.faults.base import FaultContext
-from chaos.target.live import ownership
-from chaos.target.live.namespace import Confinement
+from chaos.host import ownership
+from chaos.host.namespace import Confinement
 from chaos.target.live.orchestrator import HttpOrchestrator, call, child_pids, stdio_client
 from orchestrator import lockfile
 from orchestrator.config import Paths

@@ -17,12 +17,12 @@ from typing import Any, ClassVar, TypeVar
 
 import anyio
 
+from chaos.host import ownership
+from chaos.host.namespace import Confinement, confinement_blocker
 from chaos.interrupt import interruptible
 from chaos.scenario import Scenario
 from chaos.scenario.model import StartStep, walk_steps
 from chaos.target.base import Strays
-from chaos.target.live import ownership
-from chaos.target.live.namespace import Confinement, confinement_blocker
 from chaos.target.live.server import Server
 
 T = TypeVar("T")

@@ -1,7 +1,7 @@
 """The simulator's process table: made-up pids for the supervisor and its in-process workers.
 
 Faults reach processes through FaultContext.processes; live that is the kernel
-(chaos.target.live.ownership.LiveProcesses), here it is this table, with the same answers: a state letter,
+(chaos.host.ownership.LiveProcesses), here it is this table, with the same answers: a state letter,
 children oldest first, and signals mapped onto the in-process workers.
 """
 

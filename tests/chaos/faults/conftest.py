@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chaos.target.live.ownership import leftovers
+from chaos.host.ownership import leftovers
 from chaos.waiting import wait_until
 
 LEFTOVER_WAIT_S = 15.0

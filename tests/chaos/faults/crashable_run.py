@@ -14,10 +14,10 @@ from pathlib import Path
 import anyio
 
 from chaos.faults import create
+from chaos.host.namespace import Confinement
+from chaos.host.ownership import RUN_ID
 from chaos.interrupt import interruptible
-from chaos.target.live.namespace import Confinement
 from chaos.target.live.orchestrator import http_orchestrator, until_serving
-from chaos.target.live.ownership import RUN_ID
 
 LASTING_FAULTS = [
     ("slow_io", {"seconds": 1}),

@@ -11,7 +11,7 @@ from typing import Any
 from mcp import Client
 
 from chaos.faults import FaultContext
-from chaos.target.live.namespace import Confinement
+from chaos.host.namespace import Confinement
 from chaos.target.live.orchestrator import HttpOrchestrator, call, http_orchestrator, until_serving
 
 

@@ -11,8 +11,8 @@ import anyio
 import pytest
 
 from chaos.faults import FaultContext, create
-from chaos.target.live.namespace import mounts
-from chaos.target.live.ownership import MOUNT_SOURCE_PREFIX, leftovers, owned_env
+from chaos.host.namespace import mounts
+from chaos.host.ownership import MOUNT_SOURCE_PREFIX, leftovers, owned_env
 from chaos.waiting import wait_until
 from orchestrator import snapshot
 from orchestrator.config import Paths

@@ -12,11 +12,11 @@ import pytest
 
 from chaos.engine import RunOptions, run_scenario
 from chaos.engine.failure import ScenarioResult
+from chaos.host.namespace import NEEDS, Confinement, user_namespace_refusal
 from chaos.report.console import QUIET, ConsoleReporter
 from chaos.report.journal import StepRecord
 from chaos.scenario import load_paths
 from chaos.target.live import target as live_target
-from chaos.target.live.namespace import NEEDS, Confinement, user_namespace_refusal
 from orchestrator.config import Paths
 
 CATALOGUE = Path(__file__).resolve().parents[3] / "scenarios"
@@ -32,7 +32,7 @@ def test_without_root_a_confined_orchestrator_gets_its_tmpfs_mounts_in_a_user_na
     """The command a non-root harness builds, run as user nobody: the mounts are made, DAC override is gone."""
     if shutil.which("runuser") is None:
         pytest.skip("needs runuser to act as another user")
-    monkeypatch.setattr("chaos.target.live.namespace.privileged", lambda: False)
+    monkeypatch.setattr("chaos.host.namespace.privileged", lambda: False)
     root = Path(tempfile.mkdtemp(prefix="chaos-unprivileged-", dir="/tmp"))
     try:
         root.chmod(0o777)

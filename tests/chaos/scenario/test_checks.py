@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chaos.target.live.ownership import processes_under
+from chaos.host.ownership import processes_under
 from chaos.verdict import checks
 from chaos.verdict.checks import History
 from orchestrator import snapshot

@@ -11,8 +11,8 @@ import anyio
 import pytest
 
 from chaos.engine import RunOptions, run_scenario
+from chaos.host.ownership import processes_under
 from chaos.scenario import load_scenario
-from chaos.target.live.ownership import processes_under
 
 from .support import cli, marker_fault
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import anyio
 
-from chaos.target.live.ownership import MOUNT_SOURCE_PREFIX
+from chaos.host.ownership import MOUNT_SOURCE_PREFIX
 from orchestrator.config import Paths
 
 DATABASE_MOUNT = MOUNT_SOURCE_PREFIX + "task-orchestrator"
