@@ -7,12 +7,13 @@ from typing import TypeVar
 
 import anyio
 
+from chaos.errors import HarnessError
 from orchestrator import clock
 
 T = TypeVar("T")
 
 
-class ConditionTimeout(TimeoutError):
+class ConditionTimeout(HarnessError, TimeoutError):
     """The condition did not hold before the deadline; the message says what was awaited."""
 
 

@@ -17,6 +17,7 @@ from anyio.abc import TaskGroup
 from mcp import Client
 
 from chaos.engine.content import Content, seed_for
+from chaos.errors import HarnessError
 from chaos.faults.base import Fault, FaultContext
 from chaos.report.journal import ScenarioJournal, StepRecord
 from chaos.scenario import Loaded
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from chaos.engine.load import Load
 
 
-class StepFailed(Exception):
+class StepFailed(HarnessError):
     """A step did not do what the scenario says; `loc` points at the line that says it."""
 
     def __init__(self, message: str, loc: Loc, mismatches: list[Mismatch] | None = None, response: Any = None):

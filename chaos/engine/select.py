@@ -14,6 +14,7 @@ import argparse
 import re
 from collections.abc import Callable
 
+from chaos.errors import HarnessError
 from chaos.guide.coverage import covered_ids
 from chaos.scenario import Loaded
 from chaos.scenario.evidence import proven
@@ -21,7 +22,7 @@ from chaos.scenario.evidence import proven
 TOKEN = re.compile(r"\s*(\(|\)|[^\s()]+)")
 
 
-class ExpressionError(ValueError):
+class ExpressionError(HarnessError, ValueError):
     """A malformed -k expression; the message says where."""
 
 

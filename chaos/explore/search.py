@@ -18,13 +18,14 @@ import hypothesis
 from hypothesis import HealthCheck, Phase, Verbosity, given, reject, settings
 from hypothesis.errors import Flaky, Unsatisfiable
 
+from chaos.errors import HarnessError
 from chaos.explore.judge import Verdict
 from chaos.explore.schedule import Schedule
 from chaos.explore.strategies import schedules
 from orchestrator import clock
 
 
-class ScheduleFailed(AssertionError):
+class ScheduleFailed(HarnessError, AssertionError):
     signature: ClassVar[str] = ""
 
 

@@ -18,12 +18,13 @@ from typing import Any, ClassVar
 import anyio
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from chaos.errors import HarnessError
 from chaos.host.ownership import LiveProcesses
 from orchestrator import clock
 from orchestrator.config import Paths
 
 
-class FaultError(ValueError):
+class FaultError(HarnessError, ValueError):
     """Bad fault name or parameters; the message lists what is allowed."""
 
 

@@ -16,6 +16,8 @@ import sys
 import uuid
 from pathlib import Path
 
+from chaos.errors import HarnessError
+
 RUN_ID_ENV = "CHAOS_RUN_ID"
 RUN_ID = uuid.uuid4().hex
 MOUNT_SOURCE_PREFIX = "chaos-"
@@ -33,7 +35,7 @@ if sys.stdin.readline().strip() != "release":
 """
 
 
-class NotOurs(PermissionError):
+class NotOurs(HarnessError, PermissionError):
     """The harness was about to touch a process it did not start; it refuses."""
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import tarfile
 from pathlib import Path, PurePosixPath
 
+from chaos.errors import HarnessError
+
 MAX_BYTES = 4 << 30
 
 
-class IncidentError(ValueError):
+class IncidentError(HarnessError, ValueError):
     """The input cannot be imported; the message says why and what to do."""
 
 

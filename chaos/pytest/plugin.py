@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from chaos.engine import RunOptions, ScenarioResult, run_one
+from chaos.errors import HarnessError
 from chaos.guide.coverage import covered_ids
 from chaos.scenario import Loaded, load_scenario
 
@@ -30,13 +31,13 @@ TOP_LEVEL_STEPS = re.compile(r"^steps\s*:", re.MULTILINE)
 TIMEOUT_MARGIN_S = 180.0  # beyond the scenario's own step timeout: start-up, finally steps, checks, cleanup
 
 
-class ScenarioInvalid(Exception):
+class ScenarioInvalid(HarnessError):
     def __init__(self, loaded: Loaded):
         super().__init__(f"{len(loaded.problems)} problem(s) in {loaded.source.name}")
         self.loaded = loaded
 
 
-class ScenarioFailed(Exception):
+class ScenarioFailed(HarnessError):
     def __init__(self, result: ScenarioResult):
         super().__init__(result.outcome)
         self.result = result

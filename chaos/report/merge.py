@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos.engine.failure import Failure, ScenarioResult
+from chaos.errors import HarnessError
 from chaos.report import write_reports, write_views
 from chaos.report.journal import RunInfo
 from chaos.scenario import load_scenario
@@ -22,7 +23,7 @@ from chaos.target import target_type
 OUTCOMES = ("passed", "failed", "error", "skipped")
 
 
-class JournalError(ValueError):
+class JournalError(HarnessError, ValueError):
     """A journal that cannot be read or merged; the message names the file."""
 
 

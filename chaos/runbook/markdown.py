@@ -16,13 +16,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from chaos.errors import HarnessError
+
 RUNNABLE = {"bash": "bash", "sh": "bash", "shell": "bash", "console": "bash", "python": "python", "py": "python"}
 FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 EXPECT = re.compile(r"^\s*#\s*expect:\s*(?P<what>.+?)\s*$")
 DEFAULT_TIMEOUT_S = 60.0
 
 
-class RunbookError(ValueError):
+class RunbookError(HarnessError, ValueError):
     """The runbook cannot be run as written; the message names the line."""
 
 

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 from chaos.host import ownership
-from chaos.verdict.checks import processes_under
 
 WAIT_S = 15.0
 
@@ -55,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     mine = {os.getpid(), os.getppid()}
     matched = [
         pid
-        for pid, command in processes_under(Path(base))
+        for pid, command in ownership.processes_under(Path(base))
         if pid not in mine and re.search(pattern, command) and ownership.is_ours(pid, os.environ.get(ownership.RUN_ID_ENV, ""))
     ]
     for pid in matched:  # checked above against the run id in our environment (this process has an id of its own)

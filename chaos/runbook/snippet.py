@@ -21,6 +21,7 @@ from typing import Any
 
 from mcp import Client
 
+from chaos.errors import HarnessError
 from chaos.target.live.orchestrator import structured
 
 TOOLS_WITHOUT_SERVER = [  # named so that a block run with the server stopped says so, not NameError
@@ -32,7 +33,7 @@ TOOLS_WITHOUT_SERVER = [  # named so that a block run with the server stopped sa
 ]
 
 
-class ToolFailed(Exception):
+class ToolFailed(HarnessError):
     """A tool answered with a failure."""
 
 

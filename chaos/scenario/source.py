@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from chaos.errors import HarnessError
+
 Loc = tuple[str | int, ...]
 
 
@@ -121,7 +123,7 @@ MAX_DEPTH = 100
 _MERGE = "tag:yaml.org,2002:merge"
 
 
-class _Refused(Exception):
+class _Refused(HarnessError):
     """The file cannot be built safely (too big, too deep, or containing itself); one problem says why."""
 
     def __init__(self, problem: Problem) -> None:

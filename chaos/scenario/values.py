@@ -11,16 +11,18 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from chaos.errors import HarnessError
+
 SUBSTITUTION = re.compile(r"\$\{([^}]*)\}")
 WHOLE = re.compile(r"\$\{([^}]*)\}")  # used with fullmatch: "${x}" alone takes the value, "${x}\n" is text
 NAMESPACES = ("saved", "run")
 
 
-class PathMissing(LookupError):
+class PathMissing(HarnessError, LookupError):
     """The path leads nowhere in this value; the message says how far it got and what was there."""
 
 
-class SubstitutionError(LookupError):
+class SubstitutionError(HarnessError, LookupError):
     """A `${...}` names something that was never saved."""
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 
 from chaos.engine.context import Run, StepFailed
+from chaos.errors import HarnessError
 from chaos.soak.nemesis import NEMESIS_CLIENTS
 from chaos.waiting import ConditionTimeout, wait_until
 from orchestrator.roles import ROLES
@@ -30,7 +31,7 @@ SERVER_WAIT_S = 60.0
 JOB = {"kind": "builtin", "duration_s": 0.5, "checkpoint_interval_s": 0.1}
 
 
-class Incomplete(Exception):
+class Incomplete(HarnessError):
     """A call of the story was not answered with success: the story stops here."""
 
 
