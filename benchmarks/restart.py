@@ -23,7 +23,8 @@ from statistics import median
 import anyio
 
 from benchmarks.record import machine, save
-from chaos.target.live.orchestrator import call, http_orchestrator
+from chaos.target.client import call
+from chaos.target.live.orchestrator import http_orchestrator
 from chaos.waiting import wait_until
 from orchestrator.config import Paths
 from orchestrator.rows import insert_task

@@ -27,7 +27,7 @@ from benchmarks.record import machine, save
 from chaos.engine.context import Run
 from chaos.engine.steps import execute
 from chaos.scenario import load_scenario
-from chaos.target.live.orchestrator import structured
+from chaos.target.client import structured
 from chaos.target.live.target import LiveTarget
 
 BUDGET = 1.10

@@ -151,6 +151,22 @@ def test_only_make_target_asks_which_mode_a_run_is_in():
     _fail_with("a mode compared outside chaos.target.make_target (ask the Target instead)", mode_comparisons(files))
 
 
+# The sweep fails the Nth I/O operation of a simulated restart: it is built on the simulator by design.
+TARGET_SPECIFIC = ("chaos.target.live", "chaos.target.sim")
+MAY_NAME_A_TARGET = ("chaos.target", "chaos.sweep")
+
+
+def test_only_the_targets_import_a_target_s_own_modules():
+    """Everything else reaches a target through chaos.target (make_target, the protocols of base.py, client.py)."""
+    lines = [
+        f"{imp.path}:{imp.line} imports {imp.imported}"
+        for imp in project()[0]
+        if imp.imported.startswith(TARGET_SPECIFIC)
+        and not any(imp.importer == name or imp.importer.startswith(name + ".") for name in MAY_NAME_A_TARGET)
+    ]
+    _fail_with("modules outside chaos.target naming the live or simulated target directly", lines)
+
+
 # The reader and the rules themselves, on a package made up for the purpose.
 
 

@@ -24,8 +24,7 @@ from chaos.scenario import Loaded
 from chaos.scenario.expect import Mismatch
 from chaos.scenario.source import Loc, dotted
 from chaos.target.base import Orchestrator, Target
-from chaos.target.live.orchestrator import structured
-from chaos.target.live.server import scratch_dir
+from chaos.target.client import scratch_dir, structured
 from chaos.verdict.checks import CallRecord, History
 from orchestrator.config import Paths
 

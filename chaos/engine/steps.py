@@ -48,7 +48,7 @@ from chaos.scenario.model import (
 )
 from chaos.scenario.source import Loc, dotted
 from chaos.scenario.values import PathMissing, SubstitutionError, resolve, substitute
-from chaos.target.live.orchestrator import until_serving
+from chaos.target.client import until_serving
 from chaos.verdict.invariants import file_verdicts, live_verdicts
 from chaos.waiting import ConditionTimeout, wait_until
 from orchestrator import clock

@@ -22,7 +22,7 @@ from typing import Any
 from mcp import Client
 
 from chaos.errors import HarnessError
-from chaos.target.live.orchestrator import structured
+from chaos.target.client import structured
 
 TOOLS_WITHOUT_SERVER = [  # named so that a block run with the server stopped says so, not NameError
     "orchestrator_health_check",

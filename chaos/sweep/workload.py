@@ -24,7 +24,7 @@ from mcp import Client
 
 from chaos.engine.content import Content
 from chaos.sweep.schedule import DiskImage, NthOperation
-from chaos.target.live.orchestrator import structured, until_serving
+from chaos.target.client import structured, until_serving
 from chaos.target.sim.orchestrator import SimulatedOrchestrator
 from chaos.verdict import checks
 from chaos.verdict.checks import History, Verdict

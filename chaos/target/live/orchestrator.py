@@ -21,36 +21,17 @@ from urllib.parse import urlsplit
 
 import anyio
 from mcp import Client, StdioServerParameters
-from mcp_types import CallToolResult
 
 from chaos.faults.base import FaultContext
 from chaos.host.namespace import Confinement, view
 from chaos.host.ownership import bound_to_harness, children, owned_env
+from chaos.target.client import START_TIMEOUT_S, call
 from chaos.waiting import wait_until
 from orchestrator.config import Paths
 from orchestrator.faultpoints import FAULTPOINTS_ENV
 from orchestrator.supervisor.http_guard import bearer_client, read_operator_token
 
 SERVER_MODULE = "mcp_task_orchestrator.server"
-START_TIMEOUT_S = 30.0
-
-
-def structured(result: CallToolResult) -> dict[str, Any]:
-    """The JSON object a tool answered with (error results included)."""
-    if isinstance(result.structured_content, dict):
-        return result.structured_content
-    text = " ".join(getattr(block, "text", "") for block in result.content)
-    try:
-        value = json.loads(text)
-    except ValueError:
-        value = None
-    if isinstance(value, dict):
-        return value
-    return {"is_error": result.is_error, "text": text}
-
-
-async def call(client: Client, tool: str, arguments: dict[str, Any] | None = None, timeout_s: float = 330) -> dict[str, Any]:
-    return structured(await client.call_tool(tool, arguments or {}, read_timeout_seconds=timeout_s))
 
 
 def child_pids(pid: int) -> list[int]:
@@ -64,16 +45,6 @@ def server_command(base_dir: Path, extra_args: list[str]) -> list[str]:
 
 def server_env(extra: dict[str, str] | None) -> dict[str, str]:
     return owned_env(extra)
-
-
-async def until_serving(client: Client, timeout_s: float = START_TIMEOUT_S) -> dict[str, Any]:
-    """Wait until the first worker serves (the endpoint is up before it); return the health check."""
-
-    async def serving() -> dict[str, Any] | None:
-        health = await call(client, "orchestrator_health_check")
-        return health if health.get("worker_pid") and "worker not serving" not in health.get("problems", []) else None
-
-    return await wait_until(serving, timeout_s, "the first worker to serve", interval_s=0.1)
 
 
 class HttpOrchestrator:

@@ -24,7 +24,8 @@ from mcp.client.stdio import stdio_client as stdio_transport
 from chaos.faults.base import FaultContext
 from chaos.host import ownership
 from chaos.host.namespace import Confinement
-from chaos.target.live.orchestrator import HttpOrchestrator, call, child_pids, stdio_client
+from chaos.target.client import call, scratch_dir
+from chaos.target.live.orchestrator import HttpOrchestrator, child_pids, stdio_client
 from orchestrator import lockfile
 from orchestrator.config import Paths
 from orchestrator.faultpoints import FAULTPOINTS_ENV
@@ -32,11 +33,6 @@ from orchestrator.faultpoints import FAULTPOINTS_ENV
 STOP_TIMEOUT_S = 15.0
 STDERR_LOG = "supervisor.stderr.log"  # beside .task_orchestrator/, as chaos.target.live.orchestrator names it
 CallTool = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
-
-
-def scratch_dir(base: Path) -> Path:
-    """The harness's own files beside the orchestrator's (chaos.target.live.orchestrator's convention)."""
-    return base / ".chaos"
 
 
 class Server:

@@ -23,7 +23,7 @@ import anyio
 
 from chaos.scenario import Scenario
 from chaos.target.base import Strays
-from chaos.target.live.server import scratch_dir
+from chaos.target.client import scratch_dir
 from chaos.target.sim.clock import EPOCH, SimulatedClock
 from chaos.target.sim.orchestrator import FIRST_PID, SimulatedOrchestrator
 from chaos.target.sim.processes import SimulatedProcesses

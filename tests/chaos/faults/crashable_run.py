@@ -17,7 +17,8 @@ from chaos.faults import create
 from chaos.host.namespace import Confinement
 from chaos.host.ownership import RUN_ID
 from chaos.interrupt import interruptible
-from chaos.target.live.orchestrator import http_orchestrator, until_serving
+from chaos.target.client import until_serving
+from chaos.target.live.orchestrator import http_orchestrator
 
 LASTING_FAULTS = [
     ("slow_io", {"seconds": 1}),

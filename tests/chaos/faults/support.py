@@ -12,7 +12,8 @@ from mcp import Client
 
 from chaos.faults import FaultContext
 from chaos.host.namespace import Confinement
-from chaos.target.live.orchestrator import HttpOrchestrator, call, http_orchestrator, until_serving
+from chaos.target.client import call, until_serving
+from chaos.target.live.orchestrator import HttpOrchestrator, http_orchestrator
 
 
 @dataclass

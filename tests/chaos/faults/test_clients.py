@@ -6,7 +6,7 @@ import anyio
 import pytest
 
 from chaos.faults.clients import until_holding
-from chaos.target.live.orchestrator import call
+from chaos.target.client import call
 from chaos.waiting import wait_until
 from tests.chaos.faults.support import live
 

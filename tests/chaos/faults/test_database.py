@@ -7,7 +7,7 @@ import hashlib
 import anyio
 import pytest
 
-from chaos.target.live.orchestrator import call
+from chaos.target.client import call
 from tests.chaos.faults.support import live
 
 pytestmark = pytest.mark.live

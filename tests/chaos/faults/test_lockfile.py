@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chaos.target.live.orchestrator import HttpOrchestrator, until_serving
+from chaos.target.client import until_serving
+from chaos.target.live.orchestrator import HttpOrchestrator
 from orchestrator.lockfile import read_owner
 
 pytestmark = pytest.mark.live

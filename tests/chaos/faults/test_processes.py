@@ -7,7 +7,7 @@ import json
 import anyio
 import pytest
 
-from chaos.target.live.orchestrator import call
+from chaos.target.client import call
 from chaos.waiting import wait_until
 from tests.chaos.faults.support import Live, live
 
