@@ -31,10 +31,16 @@ class ScheduleRun:
     verdict: Verdict
 
 
+SHOWN_LINES = 60  # of a generated scenario the validator refused; a soak's runs to 200,000
+
+
 def loaded(text: str, path: Path) -> Loaded:
+    """A generated scenario, validated; its problems and (the start of) its text if it is invalid."""
     item = load_scenario(path, text)
     if not item.ok:
-        raise InvalidScenario("\n".join(map(str, item.problems)) + "\n" + text)
+        lines = text.splitlines()
+        shown = "\n".join(lines[:SHOWN_LINES]) + (f"\n... ({len(lines) - SHOWN_LINES} more lines)" if len(lines) > SHOWN_LINES else "")
+        raise InvalidScenario("\n".join(map(str, item.problems[:10])) + "\n" + shown)
     return item
 
 

@@ -118,7 +118,7 @@ def read_source(path: Path, text: str | None = None) -> Source:
     return source
 
 
-MAX_VALUES = 100_000  # values the file expands to, each alias counting what it repeats
+MAX_REPEATED = 100_000  # values the aliases of a file repeat; what it spells out is bounded by its size
 MAX_DEPTH = 100
 _MERGE = "tag:yaml.org,2002:merge"
 
@@ -137,7 +137,8 @@ class _Builder:
     An alias names the very node of its anchor, so a file of a few hundred bytes can repeat one
     node exponentially many times, or put a node inside itself. Building each node once, counting
     what every alias repeats, and refusing a node found inside itself keeps a hostile file to a
-    clear problem in milliseconds instead of gigabytes or a RecursionError.
+    clear problem in milliseconds instead of gigabytes or a RecursionError. Only what aliases
+    repeat is capped: a long file that spells everything out (a soak of 10,000 events) is no bomb.
     """
 
     def __init__(self, source: Source) -> None:
@@ -145,25 +146,26 @@ class _Builder:
         self.constructor = _Loader("")
         self.built: dict[int, tuple[Any, int]] = {}  # id(node) -> (value, values it expands to)
         self.open: set[int] = set()
-        self.values = 0
+        self.values = 0  # built so far, each node once
+        self.repeated = 0  # values the aliases repeated
 
     def refuse(self, loc: Loc, message: str) -> _Refused:
         return _Refused(self.source.problem(loc, message))
 
-    def count(self, loc: Loc, values: int) -> None:
-        self.values += values
-        if self.values > MAX_VALUES:
+    def repeat(self, loc: Loc, values: int) -> None:
+        self.repeated += values
+        if self.repeated > MAX_REPEATED:
             raise self.refuse(
                 loc,
-                f"the file expands to more than {MAX_VALUES} values (an alias repeats everything its "
-                "anchor names); write a smaller scenario",
+                f"the file expands to more than {MAX_REPEATED} values through its aliases (an alias repeats "
+                "everything its anchor names); write the values out or use fewer aliases",
             )
 
     def build(self, node: yaml.Node, loc: Loc) -> Any:
         key = id(node)
         if key in self.built:
             value, size = self.built[key]
-            self.count(loc, size)
+            self.repeat(loc, size)
             return value
         if key in self.open:
             raise self.refuse(
@@ -171,14 +173,14 @@ class _Builder:
             )
         if len(loc) > MAX_DEPTH:
             raise self.refuse(loc, f"values are nested more than {MAX_DEPTH} levels deep")
-        start = self.values
-        self.count(loc, 1)
+        start = self.values + self.repeated
+        self.values += 1
         self.open.add(key)
         try:
             value = self._construct(node, loc)
         finally:
             self.open.discard(key)
-        self.built[key] = (value, self.values - start)
+        self.built[key] = (value, self.values + self.repeated - start)
         return value
 
     def _construct(self, node: yaml.Node, loc: Loc) -> Any:
