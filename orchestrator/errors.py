@@ -18,7 +18,9 @@ class ErrorInfo:
     solution: str
 
 
-class RestartError(Enum):
+class ErrorCode(Enum):
+    """The guide's codes, RESTART_001..RESTART_008; a code, not an exception (`RestartFailure` raises one)."""
+
     INITIALIZATION_FAILED = ErrorInfo(
         "RESTART_001",
         "Initialization Failed",
@@ -73,7 +75,7 @@ class RestartError(Enum):
         return self.value.code
 
     @classmethod
-    def by_code(cls, code: str) -> RestartError:
+    def by_code(cls, code: str) -> ErrorCode:
         for member in cls:
             if member.code == code:
                 return member
@@ -83,7 +85,7 @@ class RestartError(Enum):
 class RestartFailure(Exception):
     """A restart step failed with one of the guide's codes; `message` says what happened here."""
 
-    def __init__(self, error: RestartError, message: str):
+    def __init__(self, error: ErrorCode, message: str):
         super().__init__(f"{error.code}: {message}")
         self.error = error
         self.message = message

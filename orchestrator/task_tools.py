@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from orchestrator import faultpoints, roles
 from orchestrator.blocking import run_blocking
-from orchestrator.errors import RestartError, RestartFailure
+from orchestrator.errors import ErrorCode, RestartFailure
 from orchestrator.jobs import MAX_ARGV, MAX_DURATION_S, JobError, JobRunner, JobSpecError
 from orchestrator.logs import logging_left_alone
 from orchestrator.rows import COMPLEXITIES, TASK_STATUSES
@@ -128,7 +128,7 @@ def disk_full_answer(exc: StoreFullError) -> CallToolResult:
     """A write the database's full disk refused, answered with the guide's code for a disk that cannot take
     the state (RESTART_005: check disk space), the code a restart on that disk gets too. Not RESTART_008,
     whose remedy (reset the database) would throw away what is in it."""
-    failure = RestartFailure(RestartError.STATE_SERIALIZATION_FAILED, f"{exc}; nothing was written: free space, then retry")
+    failure = RestartFailure(ErrorCode.STATE_SERIALIZATION_FAILED, f"{exc}; nothing was written: free space, then retry")
     payload = {"success": False, **failure.fields()}
     return CallToolResult(content=[TextContent(type="text", text=json.dumps(payload))], structured_content=payload, is_error=True)
 

@@ -31,7 +31,7 @@ from orchestrator import __version__, clock, faultpoints, lockfile, rebuild, sna
 from orchestrator.blocking import run_blocking
 from orchestrator.config import ConfigError, Paths, resolve_base_dir, resolve_log_level
 from orchestrator.control import ControlTool
-from orchestrator.errors import RestartError
+from orchestrator.errors import ErrorCode
 from orchestrator.jobs import JobRunner
 from orchestrator.logs import logging_left_alone, setup_logging
 from orchestrator.rows import active_tasks
@@ -74,7 +74,7 @@ class WorkerState:
         return self.jobs
 
 
-def failure(error: RestartError, message: str) -> dict[str, Any]:
+def failure(error: ErrorCode, message: str) -> dict[str, Any]:
     return {"ok": False, "error_code": error.code, "error": message}
 
 
@@ -82,12 +82,12 @@ def classify_write_error(exc: BaseException, doing: str = "serializing state") -
     """Map what went wrong while saving state to the guide's code: the disk (005) or the database (008)."""
     if isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
         message = f"state serialization failed while {doing}: {os.strerror(exc.errno)} ({exc})"
-        return failure(RestartError.STATE_SERIALIZATION_FAILED, message)
+        return failure(ErrorCode.STATE_SERIALIZATION_FAILED, message)
     if any(marker in str(exc).lower() for marker in DISK_FULL_MARKERS):
-        return failure(RestartError.STATE_SERIALIZATION_FAILED, f"state serialization failed while {doing}: {exc}")
+        return failure(ErrorCode.STATE_SERIALIZATION_FAILED, f"state serialization failed while {doing}: {exc}")
     if isinstance(exc, StoreError | sqlite3.Error):
-        return failure(RestartError.DATABASE_ERROR, f"database error while {doing}: {exc}")
-    return failure(RestartError.STATE_SERIALIZATION_FAILED, f"state serialization failed while {doing}: {exc!r}")
+        return failure(ErrorCode.DATABASE_ERROR, f"database error while {doing}: {exc}")
+    return failure(ErrorCode.STATE_SERIALIZATION_FAILED, f"state serialization failed while {doing}: {exc!r}")
 
 
 async def checkpoint_database(store: TaskStore, deadline: float) -> dict[str, Any]:
@@ -187,13 +187,13 @@ def register_control_tools(app: MCPServer) -> None:
             hung = ", ".join(report["hung"][:5])
             if await run_blocking(store.write_lock_held_elsewhere):
                 error = failure(
-                    RestartError.DATABASE_ERROR,
+                    ErrorCode.DATABASE_ERROR,
                     f"database locked by another connection: checkpoints of {hung} could not be written "
                     f"within {deadline_s:.1f}s",
                 )
             else:
                 error = failure(
-                    RestartError.TIMEOUT_EXCEEDED,
+                    ErrorCode.TIMEOUT_EXCEEDED,
                     f"{len(report['hung'])} task(s) did not suspend within {deadline_s:.1f}s: {hung}",
                 )
             return {**error, **report}
@@ -231,7 +231,7 @@ def register_control_tools(app: MCPServer) -> None:
             return classify_write_error(exc)
         if clock.monotonic() > deadline:
             return failure(
-                RestartError.TIMEOUT_EXCEEDED,
+                ErrorCode.TIMEOUT_EXCEEDED,
                 f"state serialization took longer than the {deadline_s:.1f}s left of the timeout",
             )
         return {"ok": True, **written.__dict__}
@@ -335,7 +335,7 @@ def register_standalone_restart(app: MCPServer) -> None:
     @app.tool(name="orchestrator_restart_server", structured_output=True)
     async def orchestrator_restart_server() -> dict[str, Any]:
         """Restart needs the supervisor: this worker was started directly, so it cannot be replaced."""
-        error = RestartError.PROCESS_MANAGEMENT_FAILED
+        error = ErrorCode.PROCESS_MANAGEMENT_FAILED
         return {
             "success": False,
             "error_code": error.code,
