@@ -82,7 +82,16 @@ class ErrorCode(Enum):
         raise KeyError(code)
 
 
-class RestartFailure(Exception):
+class OrchestratorError(Exception):
+    """The root of every exception the orchestrator raises on purpose.
+
+    One root lets a caller catch everything the orchestrator means to raise with one `except`,
+    while a bug (a TypeError, a KeyError) still escapes it. Each subclass keeps its builtin base
+    too (ValueError, OSError, RuntimeError) where callers catch it by that.
+    """
+
+
+class RestartFailure(OrchestratorError):
     """A restart step failed with one of the guide's codes; `message` says what happened here."""
 
     def __init__(self, error: ErrorCode, message: str):

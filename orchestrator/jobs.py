@@ -29,6 +29,7 @@ from orchestrator import clock
 from orchestrator import rows as db
 from orchestrator.blocking import run_blocking
 from orchestrator.config import ALLOW_COMMAND_JOBS_ENV, command_jobs_allowed
+from orchestrator.errors import OrchestratorError
 from orchestrator.rows import utc_now
 from orchestrator.store import StoreBusyError, StoreError, TaskStore
 
@@ -47,11 +48,11 @@ _SPEC_KEYS = frozenset(
 )
 
 
-class JobSpecError(ValueError):
+class JobSpecError(OrchestratorError, ValueError):
     """A job spec is malformed or not permitted; nothing was started."""
 
 
-class JobError(Exception):
+class JobError(OrchestratorError):
     """A job operation conflicts with the job's current state."""
 
 
