@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from orchestrator import faultpoints, roles
 from orchestrator.blocking import run_blocking
 from orchestrator.errors import ErrorCode, RestartFailure
-from orchestrator.jobs import MAX_ARGV, MAX_DURATION_S, JobError, JobRunner, JobSpecError
+from orchestrator.job_spec import MAX_ARGV, MAX_DURATION_S, JobSpecError
+from orchestrator.jobs import JobError, JobRunner
 from orchestrator.logs import logging_left_alone
 from orchestrator.rows import COMPLEXITIES, TASK_STATUSES
 from orchestrator.store import StoreError, StoreFullError

@@ -21,7 +21,8 @@ from typing import Any
 from orchestrator import roles
 from orchestrator import rows as db
 from orchestrator.errors import OrchestratorError
-from orchestrator.jobs import RESUMABLE_STATUSES, JobSpecError, parse_job_spec
+from orchestrator.job_spec import JobSpecError, parse_job_spec
+from orchestrator.jobs import RESUMABLE_STATUSES
 from orchestrator.rows import COMPLEXITIES, TASK_STATUSES
 from orchestrator.store import TaskStore
 
