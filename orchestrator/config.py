@@ -11,13 +11,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.errors import OrchestratorError
+
 BASE_DIR_ENV = "MCP_TASK_ORCHESTRATOR_BASE_DIR"
 LOG_LEVEL_ENV = "MCP_TASK_ORCHESTRATOR_LOG_LEVEL"
 ALLOW_COMMAND_JOBS_ENV = "MCP_TASK_ORCHESTRATOR_ALLOW_COMMAND_JOBS"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-class ConfigError(ValueError):
+class ConfigError(OrchestratorError, ValueError):
     """A setting is invalid; the message says which and what to do."""
 
 

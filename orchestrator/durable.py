@@ -13,6 +13,7 @@ import os
 import stat
 from pathlib import Path
 
+from orchestrator.errors import OrchestratorError
 from orchestrator.faultpoints import ProcessExit, io_operation, reached_in_io
 
 PRIVATE_FILE = 0o600
@@ -21,7 +22,7 @@ OTHERS = 0o077  # group and other bits: removed from what exists, never adding t
 WRITE_CHUNK = 1 << 20  # a large file is written a MiB at a time, so a fault point can act between two
 
 
-class SymlinkRefused(OSError):
+class SymlinkRefused(OrchestratorError, OSError):
     """A path the orchestrator writes is a symbolic link; writing through it could land anywhere."""
 
     def __init__(self, path: Path) -> None:

@@ -18,7 +18,9 @@ class ErrorInfo:
     solution: str
 
 
-class RestartError(Enum):
+class ErrorCode(Enum):
+    """The guide's codes, RESTART_001..RESTART_008; a code, not an exception (`RestartFailure` raises one)."""
+
     INITIALIZATION_FAILED = ErrorInfo(
         "RESTART_001",
         "Initialization Failed",
@@ -73,17 +75,26 @@ class RestartError(Enum):
         return self.value.code
 
     @classmethod
-    def by_code(cls, code: str) -> RestartError:
+    def by_code(cls, code: str) -> ErrorCode:
         for member in cls:
             if member.code == code:
                 return member
         raise KeyError(code)
 
 
-class RestartFailure(Exception):
+class OrchestratorError(Exception):
+    """The root of every exception the orchestrator raises on purpose.
+
+    One root lets a caller catch everything the orchestrator means to raise with one `except`,
+    while a bug (a TypeError, a KeyError) still escapes it. Each subclass keeps its builtin base
+    too (ValueError, OSError, RuntimeError) where callers catch it by that.
+    """
+
+
+class RestartFailure(OrchestratorError):
     """A restart step failed with one of the guide's codes; `message` says what happened here."""
 
-    def __init__(self, error: RestartError, message: str):
+    def __init__(self, error: ErrorCode, message: str):
         super().__init__(f"{error.code}: {message}")
         self.error = error
         self.message = message

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from orchestrator.durable import open_private, private_directory
+from orchestrator.errors import OrchestratorError
 from orchestrator.snapshot import read_state_file
 
 log = logging.getLogger(__name__)
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 MAX_LOCK_BYTES = 64  # a pid and a line break
 
 
-class LockHeld(RuntimeError):
+class LockHeld(OrchestratorError, RuntimeError):
     """Another live orchestrator owns the state directory."""
 
 

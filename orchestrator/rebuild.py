@@ -20,6 +20,7 @@ from typing import Any
 from orchestrator import clock, snapshot
 from orchestrator.config import Paths
 from orchestrator.durable import fsync_directory, write_atomically
+from orchestrator.errors import OrchestratorError
 from orchestrator.store import StoreError, TaskStore
 from orchestrator.table_copy import SNAPSHOT_TABLES, load_tables
 
@@ -143,7 +144,7 @@ def _rows(copy: dict[str, Any], *columns: str) -> list[list[Any]]:
     return [[row[p] for p in positions] for row in copy["rows"]]
 
 
-class RebuildFailed(Exception):
+class RebuildFailed(OrchestratorError):
     """A snapshot's copy of the database could not be built into a database; nothing was replaced."""
 
 

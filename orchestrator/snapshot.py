@@ -29,6 +29,7 @@ from typing import Any
 from orchestrator import __version__, clock, faultpoints
 from orchestrator.config import Paths
 from orchestrator.durable import fsync_directory, remove_stale_temps, temp_name, write_synced
+from orchestrator.errors import OrchestratorError
 from orchestrator.table_copy import SNAPSHOT_TABLES
 
 SNAPSHOT_VERSION = 2  # 2: `tables`, a copy of the database's rows, from which it can be rebuilt
@@ -52,7 +53,7 @@ REQUIRED_FIELDS: dict[str, type | tuple[type, ...]] = {
 COLUMN_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
-class SnapshotInvalid(ValueError):
+class SnapshotInvalid(OrchestratorError, ValueError):
     """A snapshot file failed verification; the message says why."""
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from orchestrator.durable import private_directory, private_file
+from orchestrator.errors import OrchestratorError
 from orchestrator.faultpoints import io_operation
 from orchestrator.rows import (
     COMPLEXITIES,
@@ -94,7 +95,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("ALTER TABLE idempotency ADD COLUMN arguments_digest TEXT",),
 )
 
-class StoreError(Exception):
+class StoreError(OrchestratorError):
     """The database refused or failed an operation; the message says what and where."""
 
 

@@ -21,8 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from orchestrator import faultpoints, roles
 from orchestrator.blocking import run_blocking
-from orchestrator.errors import RestartError, RestartFailure
-from orchestrator.jobs import MAX_ARGV, MAX_DURATION_S, JobError, JobRunner, JobSpecError
+from orchestrator.errors import ErrorCode, RestartFailure
+from orchestrator.job_spec import MAX_ARGV, MAX_DURATION_S, JobSpecError
+from orchestrator.jobs import JobError, JobRunner
 from orchestrator.logs import logging_left_alone
 from orchestrator.rows import COMPLEXITIES, TASK_STATUSES
 from orchestrator.store import StoreError, StoreFullError
@@ -128,7 +129,7 @@ def disk_full_answer(exc: StoreFullError) -> CallToolResult:
     """A write the database's full disk refused, answered with the guide's code for a disk that cannot take
     the state (RESTART_005: check disk space), the code a restart on that disk gets too. Not RESTART_008,
     whose remedy (reset the database) would throw away what is in it."""
-    failure = RestartFailure(RestartError.STATE_SERIALIZATION_FAILED, f"{exc}; nothing was written: free space, then retry")
+    failure = RestartFailure(ErrorCode.STATE_SERIALIZATION_FAILED, f"{exc}; nothing was written: free space, then retry")
     payload = {"success": False, **failure.fields()}
     return CallToolResult(content=[TextContent(type="text", text=json.dumps(payload))], structured_content=payload, is_error=True)
 
@@ -159,18 +160,24 @@ TASK_TOOLS = (  # the one list of the task tools' names; registration checks it
 )
 
 
-def register_task_tools(app: MCPServer, served: Callable[[], ServedWorker]) -> list[str]:
-    """Register the orchestrator_* task tools on `app`. Each call asks `served()` for the worker it
-    serves, so one app can serve whichever worker runs in the calling context; its gate runs first."""
-    names: list[str] = []
+class _TaskTools:
+    """What every task tool shares: the app it is registered on, the worker it serves, and the
+    names registered so far (in order, checked against TASK_TOOLS)."""
 
-    def service() -> TaskService:
-        return served().service
+    def __init__(self, app: MCPServer, served: Callable[[], ServedWorker]) -> None:
+        self.app = app
+        self.served = served
+        self.names: list[str] = []
 
-    def jobs() -> JobRunner:
-        return served().running_jobs()
+    def service(self) -> TaskService:
+        return self.served().service
 
-    def tool(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def jobs(self) -> JobRunner:
+        return self.served().running_jobs()
+
+    def tool(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Register `fn` as the tool of its name; a write the full disk refused answers with RESTART_005."""
+
         @functools.wraps(fn)
         async def answered(**arguments: Any) -> Any:
             try:
@@ -180,29 +187,47 @@ def register_task_tools(app: MCPServer, served: Callable[[], ServedWorker]) -> l
                     return disk_full_answer(refused.__cause__)
                 raise
 
-        app.tool(name=fn.__name__, structured_output=True)(answered)
-        names.append(fn.__name__)
+        self.app.tool(name=fn.__name__, structured_output=True)(answered)
+        self.names.append(fn.__name__)
         return fn
 
-    async def call(method: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
-        served().gate()
+    async def call(self, method: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
+        self.served().gate()
         with _refusals_as_tool_errors():
             return await run_blocking(functools.partial(method, **kwargs))
 
-    async def run_job_if_any(result: dict[str, Any]) -> dict[str, Any]:
+    async def run_job_if_any(self, result: dict[str, Any]) -> dict[str, Any]:
         if result.get("job") is not None:
             with _refusals_as_tool_errors():
-                result["job_started"] = await jobs().ensure_running(result["task_id"])
+                result["job_started"] = await self.jobs().ensure_running(result["task_id"])
         return result
 
-    async def stop_live_jobs(task_ids: list[str]) -> None:
-        live = {job["task_id"] for job in jobs().stats()["jobs"]}
+    async def stop_live_jobs(self, task_ids: list[str]) -> None:
+        live = {job["task_id"] for job in self.jobs().stats()["jobs"]}
         with _refusals_as_tool_errors():
             for task_id in task_ids:
                 if task_id in live:
-                    await jobs().cancel(task_id)
+                    await self.jobs().cancel(task_id)
 
-    @tool
+
+def register_task_tools(app: MCPServer, served: Callable[[], ServedWorker]) -> list[str]:
+    """Register the orchestrator_* task tools on `app`. Each call asks `served()` for the worker it
+    serves, so one app can serve whichever worker runs in the calling context; its gate runs first."""
+    tools = _TaskTools(app, served)
+    _register_session_and_planning(tools)
+    _register_subtask_work(tools)
+    _register_task_changes(tools)
+    _register_queries_and_results(tools)
+    _register_jobs(tools)
+    if tuple(tools.names) != TASK_TOOLS:
+        raise RuntimeError(f"registered task tools {tools.names} differ from TASK_TOOLS")
+    return tools.names
+
+
+def _register_session_and_planning(tools: _TaskTools) -> None:
+    """Opening a session and planning a task into subtasks."""
+
+    @tools.tool
     async def orchestrator_initialize_session(
         client_name: Annotated[str, Field(min_length=1, max_length=MAX_TITLE)],
         working_directory: Annotated[str | None, Field(max_length=4096)] = None,
@@ -210,14 +235,14 @@ def register_task_tools(app: MCPServer, served: Callable[[], ServedWorker]) -> l
     ) -> dict[str, Any]:
         """Start a working session: returns a session id, the specialist roles available, and how to
         use the orchestrator (plan, execute each subtask, complete it, synthesize)."""
-        return await call(
-            service().initialize_session,
+        return await tools.call(
+            tools.service().initialize_session,
             client_name=client_name,
             working_directory=working_directory,
             idempotency_key=idempotency_key,
         )
 
-    @tool
+    @tools.tool
     async def orchestrator_plan_task(
         title: Annotated[str, Field(min_length=1, max_length=MAX_TITLE)],
         description: Annotated[str, Field(max_length=MAX_TEXT)],
@@ -228,8 +253,8 @@ def register_task_tools(app: MCPServer, served: Callable[[], ServedWorker]) -> l
         """Create a task and its plan: a parent task plus one subtask per step, each assigned to a
         specialist role. Returns the created tasks with their ids; execute subtasks in order with
         orchestrator_execute_subtask. A subtask may carry a background `job`."""
-        return await call(
-            service().plan_task,
+        return await tools.call(
+            tools.service().plan_task,
             title=title,
             description=description,
             subtasks=[s.model_dump(exclude_none=True) for s in subtasks],
@@ -237,18 +262,24 @@ def register_task_tools(app: MCPServer, served: Callable[[], ServedWorker]) -> l
             idempotency_key=idempotency_key,
         )
 
-    @tool
+
+def _register_subtask_work(tools: _TaskTools) -> None:
+    """Working through a plan: begin a subtask, then record it finished."""
+
+    @tools.tool
     async def orchestrator_execute_subtask(
         task_id: TaskId, idempotency_key: IdempotencyKey = None
     ) -> dict[str, Any]:
         """Begin a subtask: marks it in progress and returns the specialist's context and
         instructions to follow. If the subtask has a background job, the job starts (or continues
         from its last checkpoint) and completes the subtask by itself when it finishes."""
-        return await run_job_if_any(
-            await call(service().execute_subtask, task_id=task_id, idempotency_key=idempotency_key)
+        return await tools.run_job_if_any(
+            await tools.call(
+                tools.service().execute_subtask, task_id=task_id, idempotency_key=idempotency_key
+            )
         )
 
-    @tool
+    @tools.tool
     async def orchestrator_complete_subtask(
         task_id: TaskId,
         summary: Annotated[str, Field(min_length=1, max_length=MAX_SUMMARY)],
@@ -258,8 +289,8 @@ def register_task_tools(app: MCPServer, served: Callable[[], ServedWorker]) -> l
     ) -> dict[str, Any]:
         """Record a finished subtask: a summary of what was done and found, and its artifacts (file
         paths or structured results). Returns the parent's progress and the next subtask to execute."""
-        return await call(
-            service().complete_subtask,
+        return await tools.call(
+            tools.service().complete_subtask,
             task_id=task_id,
             summary=summary,
             artifacts=artifacts,
@@ -267,7 +298,11 @@ def register_task_tools(app: MCPServer, served: Callable[[], ServedWorker]) -> l
             idempotency_key=idempotency_key,
         )
 
-    @tool
+
+def _register_task_changes(tools: _TaskTools) -> None:
+    """Changing, cancelling and removing a task."""
+
+    @tools.tool
     async def orchestrator_update_task(
         task_id: TaskId,
         title: Annotated[str | None, Field(min_length=1, max_length=MAX_TITLE)] = None,
@@ -279,8 +314,8 @@ def register_task_tools(app: MCPServer, served: Callable[[], ServedWorker]) -> l
         """Change a task's title, description, status or priority (0 lowest .. 10 highest). Status
         changes must follow the task lifecycle; a task with a running background job changes status
         only through its job or orchestrator_cancel_task."""
-        return await call(
-            service().update_task,
+        return await tools.call(
+            tools.service().update_task,
             task_id=task_id,
             title=title,
             description=description,
@@ -289,7 +324,7 @@ def register_task_tools(app: MCPServer, served: Callable[[], ServedWorker]) -> l
             idempotency_key=idempotency_key,
         )
 
-    @tool
+    @tools.tool
     async def orchestrator_cancel_task(
         task_id: TaskId,
         reason: Annotated[str | None, Field(max_length=MAX_TEXT)] = None,
@@ -297,13 +332,13 @@ def register_task_tools(app: MCPServer, served: Callable[[], ServedWorker]) -> l
     ) -> dict[str, Any]:
         """Cancel a task and every unfinished subtask under it, stopping their background jobs().
         Completed subtasks keep their results."""
-        result = await call(
-            service().cancel_task, task_id=task_id, reason=reason, idempotency_key=idempotency_key
+        result = await tools.call(
+            tools.service().cancel_task, task_id=task_id, reason=reason, idempotency_key=idempotency_key
         )
-        await stop_live_jobs(result["cancelled_task_ids"])
+        await tools.stop_live_jobs(result["cancelled_task_ids"])
         return result
 
-    @tool
+    @tools.tool
     async def orchestrator_delete_task(
         task_id: TaskId,
         archive: bool = True,
@@ -313,17 +348,21 @@ def register_task_tools(app: MCPServer, served: Callable[[], ServedWorker]) -> l
         """Remove a task and its subtasks from view. By default they are archived (kept, hidden from
         queries unless include_archived); archive=false deletes them permanently. Tasks still in
         progress are refused unless force=true, which also stops their jobs()."""
-        result = await call(
-            service().delete_task,
+        result = await tools.call(
+            tools.service().delete_task,
             task_id=task_id,
             archive=archive,
             force=force,
             idempotency_key=idempotency_key,
         )
-        await stop_live_jobs(result["affected_task_ids"])
+        await tools.stop_live_jobs(result["affected_task_ids"])
         return result
 
-    @tool
+
+def _register_queries_and_results(tools: _TaskTools) -> None:
+    """Finding tasks, the overall status, and combining finished subtasks into the parent's result."""
+
+    @tools.tool
     async def orchestrator_query_tasks(
         status: Literal[TASK_STATUSES] | None = None,  # type: ignore[valid-type]
         specialist_role: RoleName | None = None,
@@ -335,8 +374,8 @@ def register_task_tools(app: MCPServer, served: Callable[[], ServedWorker]) -> l
     ) -> dict[str, Any]:
         """Find tasks, newest first, filtered by status, role, parent or text in the title or
         description. Paged: returns `total` and `has_more`; pass offset=offset+limit for the next page."""
-        return await call(
-            service().query_tasks,
+        return await tools.call(
+            tools.service().query_tasks,
             status=status,
             specialist_role=specialist_role,
             parent_id=parent_id,
@@ -346,42 +385,44 @@ def register_task_tools(app: MCPServer, served: Callable[[], ServedWorker]) -> l
             offset=offset,
         )
 
-    @tool
+    @tools.tool
     async def orchestrator_get_status() -> dict[str, Any]:
         """Where everything stands: task counts per status, background jobs (from the database and
         as running in this server), and the most recent tasks."""
-        result = await call(service().get_status)
-        result["live_jobs"] = jobs().stats()
+        result = await tools.call(tools.service().get_status)
+        result["live_jobs"] = tools.jobs().stats()
         return result
 
-    @tool
+    @tools.tool
     async def orchestrator_synthesize_results(
         parent_id: TaskId, idempotency_key: IdempotencyKey = None
     ) -> dict[str, Any]:
         """Combine the completed subtasks' summaries and artifacts into the parent task's result.
         The parent is marked completed once every subtask is completed or cancelled; otherwise the
         result lists the subtasks still remaining."""
-        return await call(service().synthesize_results, parent_id=parent_id, idempotency_key=idempotency_key)
+        return await tools.call(
+            tools.service().synthesize_results, parent_id=parent_id, idempotency_key=idempotency_key
+        )
 
-    @tool
+
+def _register_jobs(tools: _TaskTools) -> None:
+    """Attaching background work to an existing task."""
+
+    @tools.tool
     async def orchestrator_start_job(
         task_id: TaskId, job: JobSpecModel, idempotency_key: IdempotencyKey = None
     ) -> dict[str, Any]:
         """Attach background work to an existing task and start it. The job saves its progress as it
         goes, survives server restarts (continuing from its last checkpoint) and completes the task
         when it finishes. One active job per task."""
-        return await run_job_if_any(
-            await call(
-                service().start_job,
+        return await tools.run_job_if_any(
+            await tools.call(
+                tools.service().start_job,
                 task_id=task_id,
                 spec=job.model_dump(exclude_none=True),
                 idempotency_key=idempotency_key,
             )
         )
-
-    if tuple(names) != TASK_TOOLS:
-        raise RuntimeError(f"registered task tools {names} differ from TASK_TOOLS")
-    return names
 
 
 _listed: list[Tool] = []

@@ -20,7 +20,9 @@ from typing import Any
 
 from orchestrator import roles
 from orchestrator import rows as db
-from orchestrator.jobs import RESUMABLE_STATUSES, JobSpecError, parse_job_spec
+from orchestrator.errors import OrchestratorError
+from orchestrator.job_spec import JobSpecError, parse_job_spec
+from orchestrator.jobs import RESUMABLE_STATUSES
 from orchestrator.rows import COMPLEXITIES, TASK_STATUSES
 from orchestrator.store import TaskStore
 
@@ -55,7 +57,7 @@ _HIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u20
 _HIDDEN_IN_LISTS = ("context", "instructions")
 
 
-class TaskInputError(ValueError):
+class TaskInputError(OrchestratorError, ValueError):
     """A call was refused; nothing changed. The message says what to fix."""
 
 

@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from chaos.verdict.checks import CallRecord
-from orchestrator.errors import RestartError
+from orchestrator.errors import ErrorCode
 from orchestrator.table_copy import IDEMPOTENCY_KEYS_KEPT
 
-DOCUMENTED = frozenset(error.code for error in RestartError)
+DOCUMENTED = frozenset(error.code for error in ErrorCode)
 PLAN, SESSION, QUERY = "orchestrator_plan_task", "orchestrator_initialize_session", "orchestrator_query_tasks"
 KEY = "idempotency_key"
 EXAMPLES = 10

@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 
 from orchestrator import clock
-from orchestrator.errors import RestartError, RestartFailure
+from orchestrator.errors import ErrorCode, RestartFailure
 
 
 @dataclass
@@ -87,7 +87,7 @@ class RequestBuffer:
         if len(queue) >= self.per_session_limit or self.total() >= self.total_limit:
             self.overflows += 1
             raise RestartFailure(
-                RestartError.CONNECTION_MANAGER_ERROR,
+                ErrorCode.CONNECTION_MANAGER_ERROR,
                 f"request buffer full ({len(queue)}/{self.per_session_limit} for this session, "
                 f"{self.total()}/{self.total_limit} in total) while a restart is in progress; retry after it completes",
             )
@@ -106,7 +106,7 @@ class RequestBuffer:
             self._leave(waiter)
             raise
         if waiter.cleared:
-            raise RestartFailure(RestartError.CONNECTION_MANAGER_ERROR, waiter.cleared)
+            raise RestartFailure(ErrorCode.CONNECTION_MANAGER_ERROR, waiter.cleared)
         self.waits_s.append(clock.monotonic() - waiter.arrived)
         return waiter
 

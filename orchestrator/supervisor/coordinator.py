@@ -21,7 +21,7 @@ import anyio
 
 from orchestrator import clock
 from orchestrator.control import ControlTool
-from orchestrator.errors import RestartError, RestartFailure
+from orchestrator.errors import ErrorCode, RestartFailure
 from orchestrator.history import HistoryEntry
 from orchestrator.supervisor.request import RestartRequest
 from orchestrator.supervisor.runtime import Runtime
@@ -208,7 +208,7 @@ class RestartCoordinator:
                     failure = exc
             if scope.cancelled_caught:
                 failure = RestartFailure(
-                    RestartError.ALREADY_IN_PROGRESS, "pre-empted by an emergency restart while stuck"
+                    ErrorCode.ALREADY_IN_PROGRESS, "pre-empted by an emergency restart while stuck"
                 )
             if failure is not None:
                 tracker.note_error(failure.message)
@@ -234,10 +234,10 @@ class RestartCoordinator:
     async def _admit(self, request: RestartRequest) -> None:
         runtime = self.runtime
         if runtime.reboot_init_error:
-            raise RestartFailure(RestartError.INITIALIZATION_FAILED, runtime.reboot_init_error)
+            raise RestartFailure(ErrorCode.INITIALIZATION_FAILED, runtime.reboot_init_error)
         if runtime.worker is None and runtime.degraded is None:
             raise RestartFailure(
-                RestartError.INITIALIZATION_FAILED,
+                ErrorCode.INITIALIZATION_FAILED,
                 "the reboot system is not initialized yet: the first worker is still starting; retry "
                 "once orchestrator_health_check shows reboot_system_initialized true (task calls "
                 f"meanwhile wait for it, at most {runtime.settings.recovery_hold_s:g}s)",
@@ -260,7 +260,7 @@ class RestartCoordinator:
                         await anyio.sleep(0.01)
             else:
                 raise RestartFailure(
-                    RestartError.ALREADY_IN_PROGRESS,
+                    ErrorCode.ALREADY_IN_PROGRESS,
                     f"another restart is in progress (phase {runtime.tracker.phase}, "
                     f"{runtime.tracker.progress}%); wait for it or, if it is stuck for more than "
                     f"{runtime.settings.stuck_after_s:.0f}s, force an emergency restart (graceful=false)",
@@ -272,7 +272,7 @@ class RestartCoordinator:
                 readiness = await self._settled_readiness()
                 if not readiness["ready"] and self._worker_running():
                     raise RestartFailure(
-                        RestartError.SYSTEM_NOT_READY,
+                        ErrorCode.SYSTEM_NOT_READY,
                         "system not ready for a graceful restart: " + "; ".join(readiness["issues"]),
                     )
         except BaseException:
@@ -296,7 +296,7 @@ class RestartCoordinator:
             await self.runtime.recovery_finished(request.timeout)
         except TimeoutError:
             raise RestartFailure(
-                RestartError.ALREADY_IN_PROGRESS,
+                ErrorCode.ALREADY_IN_PROGRESS,
                 f"a crash recovery is still replacing the worker after {request.timeout}s; wait for it, "
                 "or force an emergency restart (graceful=false), which takes its place",
             ) from None
@@ -410,7 +410,7 @@ class RestartCoordinator:
             if attempt < START_ATTEMPTS:
                 replacement.launch()
         raise RestartFailure(
-            RestartError.PROCESS_MANAGEMENT_FAILED,
+            ErrorCode.PROCESS_MANAGEMENT_FAILED,
             f"the replacement worker failed to start {START_ATTEMPTS} times: {replacement.error}",
         )
 
@@ -428,7 +428,7 @@ class RestartCoordinator:
         integrity = await self._control(old, ControlTool.INTEGRITY_CHECK, {}, deadline, check_ok=False)
         if not integrity.get("ok"):
             raise RestartFailure(
-                RestartError.DATABASE_ERROR,
+                ErrorCode.DATABASE_ERROR,
                 "database integrity check failed: " + "; ".join(integrity.get("messages", [])[:3]),
             )
 
@@ -439,7 +439,7 @@ class RestartCoordinator:
             )
         except (WorkerGone, WorkerCallFailed) as exc:
             raise RestartFailure(
-                RestartError.PROCESS_MANAGEMENT_FAILED,
+                ErrorCode.PROCESS_MANAGEMENT_FAILED,
                 f"replacement worker pid {new.pid} failed while restoring: {exc}",
             ) from exc
 
@@ -456,9 +456,9 @@ class RestartCoordinator:
                 deadline, handle.control(name, arguments, self._left(deadline) + 1), name
             )
         except (WorkerGone, WorkerCallFailed) as exc:
-            raise RestartFailure(RestartError.PROCESS_MANAGEMENT_FAILED, f"{name} failed: {exc}") from exc
+            raise RestartFailure(ErrorCode.PROCESS_MANAGEMENT_FAILED, f"{name} failed: {exc}") from exc
         if check_ok and not result.get("ok"):
-            raise RestartFailure(RestartError.by_code(result["error_code"]), result["error"])
+            raise RestartFailure(ErrorCode.by_code(result["error_code"]), result["error"])
         return result
 
     async def _until(self, deadline: float, awaitable: Any, what: str) -> Any:
@@ -467,7 +467,7 @@ class RestartCoordinator:
                 return await awaitable
         except TimeoutError:
             raise RestartFailure(
-                RestartError.TIMEOUT_EXCEEDED,
+                ErrorCode.TIMEOUT_EXCEEDED,
                 f"{what}: timeout exceeded in phase {self.runtime.tracker.phase}",
             ) from None
 

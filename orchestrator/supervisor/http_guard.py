@@ -25,6 +25,7 @@ from typing import Any
 
 from orchestrator import clock
 from orchestrator.durable import write_atomically
+from orchestrator.errors import OrchestratorError
 
 TOKEN_ENV = "MCP_TASK_ORCHESTRATOR_TOKEN"
 SESSION_HEADER = b"mcp-session-id"
@@ -37,7 +38,7 @@ Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
 
-class GuardConfigError(ValueError):
+class GuardConfigError(OrchestratorError, ValueError):
     """The HTTP security settings are unusable; the message says what to change."""
 
 

@@ -17,6 +17,7 @@ from orchestrator import __version__, clock
 from orchestrator.blocking import run_blocking
 from orchestrator.clock import utc_iso
 from orchestrator.control import ControlTool
+from orchestrator.errors import OrchestratorError
 from orchestrator.supervisor.coordinator import RestartCoordinator
 from orchestrator.supervisor.request import REASONS, RestartRequest
 from orchestrator.supervisor.runtime import Runtime
@@ -85,7 +86,7 @@ MODELS: dict[str, type[_Arguments]] = {
 SHOW_SESSIONS = ("orchestrator_health_check", "orchestrator_reconnect_test")
 
 
-class ArgumentError(ValueError):
+class ArgumentError(OrchestratorError, ValueError):
     """Tool arguments failed validation; the message names each bad field."""
 
 

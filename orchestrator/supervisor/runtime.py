@@ -21,7 +21,7 @@ from mcp_types import CallToolResult, TextContent, Tool
 from orchestrator import clock, entropy
 from orchestrator.config import Paths
 from orchestrator.control import ControlTool
-from orchestrator.errors import RestartError, RestartFailure
+from orchestrator.errors import ErrorCode, RestartFailure
 from orchestrator.history import HistoryEntry, RestartHistory
 from orchestrator.supervisor.buffer import RequestBuffer
 from orchestrator.supervisor.phases import PhaseTracker
@@ -124,7 +124,7 @@ class Runtime:
     async def activate(self, handle: WorkerHandle, mode: str, timeout_s: float) -> dict[str, Any]:
         result = await handle.control(ControlTool.ACTIVATE, {"mode": mode}, timeout_s)
         if not result.get("ok"):
-            raise RestartFailure(RestartError.by_code(result["error_code"]), result["error"])
+            raise RestartFailure(ErrorCode.by_code(result["error_code"]), result["error"])
         return result
 
     def install(self, handle: WorkerHandle) -> None:
@@ -184,7 +184,7 @@ class Runtime:
                 self._recovery = None
                 self.buffer.open()
             if lost is not None:
-                preempted = RestartFailure(RestartError.ALREADY_IN_PROGRESS, "crash recovery pre-empted by a restart")
+                preempted = RestartFailure(ErrorCode.ALREADY_IN_PROGRESS, "crash recovery pre-empted by a restart")
                 self._record_recovery(lost, replacement, started, None if replacement else preempted)
 
     async def _start_until_one_serves(self) -> WorkerHandle:
@@ -236,7 +236,7 @@ class Runtime:
         """No worker serves: calls are answered RESTART_006 at once instead of waiting, and the
         recovery that has not succeeded yet is a failed restart attempt, in the history too."""
         log.error("degraded: %s", message)
-        self.degraded = RestartFailure(RestartError.PROCESS_MANAGEMENT_FAILED, message)
+        self.degraded = RestartFailure(ErrorCode.PROCESS_MANAGEMENT_FAILED, message)
         self.buffer.open()
         self._announce_change()
         self._record_recovery(self.worker, None, self._recovery_started, self.degraded)
@@ -368,7 +368,7 @@ class Runtime:
                 self.buffer.release(waiter)
         return error_result(
             RestartFailure(
-                RestartError.PROCESS_MANAGEMENT_FAILED, f"{name}: no worker stayed up long enough to answer"
+                ErrorCode.PROCESS_MANAGEMENT_FAILED, f"{name}: no worker stayed up long enough to answer"
             )
         )
 

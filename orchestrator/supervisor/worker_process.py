@@ -23,6 +23,7 @@ from mcp_types import CallToolRequest, CallToolRequestParams, CallToolResult
 from orchestrator import clock
 from orchestrator.config import Paths
 from orchestrator.control import ControlTool
+from orchestrator.errors import OrchestratorError
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,11 @@ GENERATION_FLAG = "--generation"
 EXIT_POLL_S = 0.05
 
 
-class WorkerGone(RuntimeError):
+class WorkerGone(OrchestratorError, RuntimeError):
     """The worker process exited or its pipe closed; the call may be replayed on a new worker."""
 
 
-class WorkerCallFailed(RuntimeError):
+class WorkerCallFailed(OrchestratorError, RuntimeError):
     """A control call returned an error instead of a result."""
 
 

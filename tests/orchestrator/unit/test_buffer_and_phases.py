@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from orchestrator.errors import RestartError, RestartFailure
+from orchestrator.errors import ErrorCode, RestartFailure
 from orchestrator.supervisor.buffer import RequestBuffer
 from orchestrator.supervisor.phases import PHASES, PhaseTracker
 
@@ -59,7 +59,7 @@ async def test_past_the_bound_only_the_excess_is_refused_with_restart_007():
             await anyio.wait_all_tasks_blocked()
         buffer.open()
     assert sorted(outcomes["ok"]) == ["a", "a", "b"]
-    assert outcomes["refused"] == [("a", RestartError.CONNECTION_MANAGER_ERROR), ("b", RestartError.CONNECTION_MANAGER_ERROR)]
+    assert outcomes["refused"] == [("a", ErrorCode.CONNECTION_MANAGER_ERROR), ("b", ErrorCode.CONNECTION_MANAGER_ERROR)]
     assert buffer.overflows == 2
 
 
@@ -97,8 +97,8 @@ def test_phases_move_forward_and_maintenance_ends_with_the_restart():
 
 
 def test_every_error_code_is_defined_once_with_cause_and_solution():
-    codes = [member.code for member in RestartError]
+    codes = [member.code for member in ErrorCode]
     assert codes == [f"RESTART_00{i}" for i in range(1, 9)]
-    for member in RestartError:
+    for member in ErrorCode:
         assert member.value.cause and member.value.solution
-        assert RestartError.by_code(member.code) is member
+        assert ErrorCode.by_code(member.code) is member

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from orchestrator import rows as db
 from orchestrator.config import ALLOW_COMMAND_JOBS_ENV, Paths
-from orchestrator.jobs import JobError, JobRunner, JobSpecError, parse_job_spec
+from orchestrator.job_spec import JobSpecError, parse_job_spec
+from orchestrator.jobs import JobError, JobRunner
 from orchestrator.store import StoreBusyError, TaskStore
 
 

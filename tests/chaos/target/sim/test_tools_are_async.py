@@ -13,8 +13,9 @@ from typing import Any
 
 import anyio
 
+from orchestrator.control_tools import register_control_tools
 from orchestrator.task_tools import register_task_tools
-from orchestrator.worker import register_control_tools, register_standalone_restart, worker_app
+from orchestrator.worker import register_standalone_restart, worker_app
 
 
 class ToolRecorder:
@@ -34,7 +35,7 @@ class ToolRecorder:
 def test_every_tool_a_worker_serves_is_a_coroutine_function() -> None:
     recorder = ToolRecorder()
     register_task_tools(recorder, lambda: None)  # type: ignore[arg-type]
-    register_control_tools(recorder)  # type: ignore[arg-type]
+    register_control_tools(recorder, lambda: None)  # type: ignore[arg-type]
     register_standalone_restart(recorder)  # type: ignore[arg-type]
 
     async def served_names() -> set[str]:
