@@ -6,7 +6,7 @@ from typing import Any
 
 from mcp import Client
 
-from chaos.target.live.orchestrator import call
+from chaos.target.client import call
 from chaos.waiting import wait_until
 
 

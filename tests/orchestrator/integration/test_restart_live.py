@@ -12,7 +12,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from chaos.target.live.orchestrator import call, http_orchestrator, stdio_client
+from chaos.target.client import call
+from chaos.target.live.orchestrator import http_orchestrator, stdio_client
 from chaos.waiting import wait_until
 from orchestrator import snapshot
 from orchestrator.config import Paths

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from chaos.target.live.orchestrator import call, http_orchestrator
+from chaos.target.client import call
+from chaos.target.live.orchestrator import http_orchestrator
 from chaos.waiting import wait_until
 from orchestrator import snapshot
 from orchestrator.config import Paths

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from chaos.target.live.orchestrator import call, child_pids, http_orchestrator
+from chaos.target.client import call
+from chaos.target.live.orchestrator import child_pids, http_orchestrator
 from chaos.waiting import wait_until
 from orchestrator.config import Paths
 from tests.orchestrator.integration.helpers import all_tasks, health, plan

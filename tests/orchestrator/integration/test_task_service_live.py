@@ -14,7 +14,8 @@ import pytest
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
-from chaos.target.live.orchestrator import HttpOrchestrator, call, http_orchestrator, stdio_client
+from chaos.target.client import call
+from chaos.target.live.orchestrator import HttpOrchestrator, http_orchestrator, stdio_client
 from chaos.waiting import wait_until
 from orchestrator.config import Paths
 from orchestrator.supervisor.reboot_tools import MODELS

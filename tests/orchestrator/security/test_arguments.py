@@ -7,7 +7,8 @@ import math
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from chaos.target.live.orchestrator import call, stdio_client
+from chaos.target.client import call
+from chaos.target.live.orchestrator import stdio_client
 from orchestrator.tasks import TaskInputError, _text
 from tests.orchestrator.integration.helpers import ready
 

@@ -30,7 +30,8 @@ from hypothesis import strategies as st
 from mcp.shared.exceptions import MCPError
 
 from chaos.faults.rawhttp import RawSession
-from chaos.target.live.orchestrator import HttpOrchestrator, call, stdio_client, until_serving
+from chaos.target.client import call, until_serving
+from chaos.target.live.orchestrator import HttpOrchestrator, stdio_client
 from orchestrator.config import Paths
 from orchestrator.supervisor.reboot_tools import MODELS
 from orchestrator.supervisor.server import task_tool_list

@@ -9,7 +9,8 @@ import sys
 import anyio
 import pytest
 
-from chaos.target.live.orchestrator import call, http_orchestrator
+from chaos.target.client import call
+from chaos.target.live.orchestrator import http_orchestrator
 from orchestrator.supervisor.http_guard import OPERATOR_TOKEN_FILE, bearer_client, read_operator_token
 from tests.orchestrator.security.test_http import TOKEN, initialize, request
 
