@@ -28,6 +28,9 @@ from orchestrator.supervisor.runtime import Runtime
 from orchestrator.supervisor.worker_process import WorkerCallFailed, WorkerGone, WorkerHandle
 
 log = logging.getLogger(__name__)
+# The server log's line for a failed restart: operators grep it, and `chaos incident import` reads the
+# cause from it (a hung task, a full disk) instead of guessing from the code alone.
+RESTART_FAILED_LOG = "restart (%s) failed with %s: %s"
 
 START_ATTEMPTS = 2
 FOLD_WAL_TIMEOUT_S = 1.0
@@ -212,6 +215,7 @@ class RestartCoordinator:
                 )
             if failure is not None:
                 tracker.note_error(failure.message)
+                log.warning(RESTART_FAILED_LOG, request.reason, failure.error.code, failure.message)
             succeeded = failure is None
             outcome = "restart complete" if failure is None else f"restart failed: {failure.message}"
         finally:

@@ -9,6 +9,7 @@ import pytest
 
 from chaos.incident import evidence
 from chaos.incident.inference import infer
+from orchestrator.supervisor.coordinator import RESTART_FAILED_LOG
 
 from .support import field_dir, log_line, restart_line
 
@@ -91,3 +92,13 @@ def test_a_lock_that_outlasted_the_restart_is_taken_once_it_is_admitted_and_keep
     (event,) = story.events
     (injection,) = event.injections
     assert (injection.fault, injection.params, event.timeout) == ("db_lock", {"hold_s": 30.0, "at_phase": "maintenance_mode"}, 10)
+
+
+def test_the_orchestrator_s_own_line_for_a_failed_restart_names_its_cause(tmp_path: Path) -> None:
+    """The line the coordinator logs when a restart fails (RESTART_FAILED_LOG), at the restart's very end."""
+    said = RESTART_FAILED_LOG % ("manual_request", "RESTART_004", "1 task(s) did not suspend within 9.5s: job-1")
+    story = story_of(tmp_path, [restart_line(AT, "RESTART_004", duration=10.0)], [log_line(local("2026-03-01T10:00:10+00:00"), said)])
+    (injection,) = story.events[0].injections
+    assert injection.fault == "hung_task"
+    assert "server.log:1 says" in injection.why and "did not suspend" in injection.why
+    assert not any("guessed as" in guess for guess in story.guesses)
