@@ -9,6 +9,7 @@ seed gives the same journal, byte for byte.
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import shutil
@@ -29,6 +30,7 @@ from chaos.target.sim.orchestrator import FIRST_PID, SimulatedOrchestrator
 from chaos.target.sim.processes import SimulatedProcesses
 from chaos.target.sim.support import sim_blockers
 from orchestrator import blocking, entropy
+from orchestrator import clock as orchestrator_clock
 
 T = TypeVar("T")
 
@@ -70,11 +72,11 @@ class SimTarget:
         need them are skipped before they start (`blockers`)."""
         return SimulatedOrchestrator(base, args, scratch_dir(base) / "faultpoints.json", self.processes)
 
-    async def run_command(
-        self, argv: list[str], cwd: Path, env: dict[str, str], timeout_s: float
-    ) -> tuple[int, str, str]:
+    async def run_command(self, argv: list[str], cwd: Path, env: dict[str, str], timeout_s: float) -> tuple[int, str, str]:
         """The command runs while the simulation stands still (waiting for it asynchronously would let
-        the virtual clock race ahead); its timeout is real time."""
+        the virtual clock race ahead); its timeout is real time. The run's files first take the
+        simulation's time, so that what the command sees of them (`ls -la`) replays too."""
+        _simulated_times(cwd, orchestrator_clock.utc_now().timestamp())
         try:
             done = subprocess.run(
                 argv,
@@ -102,6 +104,15 @@ class SimTarget:
 
     def elapsed(self, started: float, durations: list[float]) -> float:
         return sum(durations)  # one after another, in virtual time
+
+
+def _simulated_times(directory: Path, now: float) -> None:
+    """Set every file and directory under `directory` (the run's own) to the simulated time `now`: the
+    kernel stamps them with the real time, which differs from one replay to the next."""
+    for parent, directories, files in os.walk(directory):
+        for name in [*directories, *files]:
+            os.utime(os.path.join(parent, name), (now, now), follow_symlinks=False)
+    os.utime(directory, (now, now))
 
 
 def _slug(name: str) -> str:

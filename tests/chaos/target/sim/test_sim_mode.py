@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 
 from chaos.engine import RunOptions, run_one
 from chaos.scenario import load_paths
+from chaos.target.sim.clock import EPOCH
 from chaos.target.sim.worker import InProcessWorker
 from orchestrator.supervisor.runtime import Runtime
 from tests.chaos.scenario.support import cli
@@ -193,3 +195,24 @@ def test_a_failed_call_fails_its_step_unless_the_step_expects_the_failure(tmp_pa
     assert result.outcome == outcome, result.report()
     if outcome == "failed":
         assert "orchestrator_execute_subtask failed:" in result.report()
+
+
+FILE_TIMES = """\
+name: sim-file-times
+description: a shell step sees the run's files with the simulation's times, as `ls -la` in a guide step prints them
+steps:
+  - start: {}
+  - restart: {}
+  - shell: stat -c %Y .task_orchestrator/server_state/current_state.json .task_orchestrator/server_state
+    save: {times: stdout}
+"""
+
+
+def test_a_shell_step_sees_the_run_s_files_with_simulated_times(tmp_path):
+    """Real mtimes would change from one replay to the next (a journal differed at a minute's turn)."""
+    result = simulate_file(write(tmp_path, FILE_TIMES), seed=1, workdir=tmp_path / "runs")
+    assert result.outcome == "passed", result.report()
+    (shell,) = [step for step in result.journal["steps"] if step["kind"] == "shell"]
+    times = {int(word) for word in shell["result"]["stdout"].split()}
+    epoch = EPOCH.replace(tzinfo=UTC).timestamp()
+    assert len(times) == 1 and epoch <= times.pop() < epoch + 3600, shell["result"]["stdout"]
