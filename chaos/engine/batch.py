@@ -74,15 +74,10 @@ def enough_failures(results: list[ScenarioResult], maxfail: int | None) -> bool:
     return maxfail is not None and sum(result.outcome in ("failed", "error") for result in results) >= maxfail
 
 
-async def run_all(
-    loaded: list[Loaded],
-    jobs: int,
-    options: RunOptions,
-    reporter: Reporter | None = None,
-    durations: dict[str, float] | None = None,
-    maxfail: int | None = None,
+async def _side_by_side(
+    loaded: list[Loaded], jobs: int, options: RunOptions, reporter: Reporter | None, durations: dict[str, float] | None, maxfail: int | None
 ) -> list[ScenarioResult]:
-    """Run every scenario, up to `jobs` at once; the results in the order of `loaded`.
+    """Run every scenario on this event loop, up to `jobs` at once; the results in the order of `loaded`.
 
     `durations` (scenario name -> expected seconds) orders the start; by default, as recorded.
     After `maxfail` failures no scenario starts (those running finish): the results omit them.
@@ -110,10 +105,10 @@ def run_many(
     durations: dict[str, float] | None = None,
     maxfail: int | None = None,
 ) -> list[ScenarioResult]:
-    """Run every scenario on `options.mode`'s target: side by side where it allows (`run_all`),
-    else one after another; after `maxfail` failures no more start."""
+    """Run every scenario on `options.mode`'s target: side by side where it allows, else one after
+    another; after `maxfail` failures no more start."""
     if target_type(options.mode).concurrent:
-        return make_target(options.mode, options.seed).execute(run_all, loaded, jobs, options, reporter, durations, maxfail)
+        return make_target(options.mode, options.seed).execute(_side_by_side, loaded, jobs, options, reporter, durations, maxfail)
     results: list[ScenarioResult] = []
     for item in loaded:
         if enough_failures(results, maxfail):

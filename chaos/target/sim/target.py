@@ -78,15 +78,7 @@ class SimTarget:
         simulation's time, so that what the command sees of them (`ls -la`) replays too."""
         _simulated_times(cwd, orchestrator_clock.utc_now().timestamp())
         try:
-            done = subprocess.run(
-                argv,
-                cwd=cwd,
-                env=env,
-                capture_output=True,
-                timeout=timeout_s,
-                start_new_session=True,
-                check=False,
-            )
+            done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, timeout=timeout_s, start_new_session=True, check=False)
         except subprocess.TimeoutExpired:
             raise TimeoutError(f"still running after {timeout_s:g}s") from None
         return done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
