@@ -18,8 +18,15 @@ from orchestrator.durable import open_private, private_directory
 FORMAT = "%(asctime)s %(levelname)s [%(process)d %(name)s] %(message)s"
 
 
+def log_format(role: str, pid: int | None = None) -> str:
+    """The server log's line format for a process in `role`; `pid` stands for the process id when the
+    records come from a simulated process (the real one would be the harness's)."""
+    line = FORMAT.replace("%(name)s", f"{role} %(name)s")
+    return line if pid is None else line.replace("%(process)d", str(pid))
+
+
 def formatter(role: str) -> logging.Formatter:
-    return logging.Formatter(FORMAT.replace("%(name)s", f"{role} %(name)s"))
+    return logging.Formatter(log_format(role))
 
 
 def setup_logging(paths: Paths, level: int, role: str) -> None:

@@ -26,9 +26,10 @@ from chaos.faults.base import FaultContext
 from chaos.target.live.server import STDERR_LOG
 from chaos.target.sim.processes import SimulatedProcesses
 from chaos.target.sim.worker import InProcessWorker
+from orchestrator import clock as orchestrator_clock
 from orchestrator import lockfile
 from orchestrator.config import Paths
-from orchestrator.logs import formatter
+from orchestrator.logs import log_format
 from orchestrator.supervisor.server import build_parser, running_supervisor, settings_from
 from orchestrator.supervisor.worker_process import WorkerHandle
 
@@ -38,13 +39,22 @@ FIRST_PID = 5_000_000  # above PID_MAX_LIMIT (4,194,304): never a real process
 SIMULATED_RESOURCES = {"note": "simulated run: no separate processes to measure"}
 
 
+class SimulatedLogTimes(logging.Formatter):
+    """Lines as a live server.log has them, stamped with the simulation's wall clock (in local time, as
+    live), so that a replay writes the same log and a step that greps it sees the same lines."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        now = orchestrator_clock.utc_now().astimezone()
+        return f"{now:%Y-%m-%d %H:%M:%S},{now.microsecond // 1000:03d}"
+
+
 @contextmanager
-def server_log(paths: Paths) -> Iterator[None]:
+def server_log(paths: Paths, pid: int) -> Iterator[None]:
     """The orchestrator's records go to its server.log, as a live one's do (runbooks grep it), and
-    only there: the simulator's own terminal stays quiet."""
+    only there: the simulator's own terminal stays quiet. `pid`: the simulated supervisor's."""
     paths.logs.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(paths.log_file, encoding="utf-8")
-    handler.setFormatter(formatter("sim"))
+    handler.setFormatter(SimulatedLogTimes(log_format("sim", pid)))
     logger = logging.getLogger("orchestrator")
     previous = logger.level, logger.propagate
     logger.addHandler(handler)
@@ -105,7 +115,7 @@ class SimulatedOrchestrator:
         started = False
         try:
             async with AsyncExitStack() as stack:
-                stack.enter_context(server_log(paths))
+                stack.enter_context(server_log(paths, self.supervisor))
                 if note:
                     log.warning(note)
                 supervisor = await stack.enter_async_context(
