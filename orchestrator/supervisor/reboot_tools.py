@@ -260,10 +260,12 @@ class RebootTools:
                 async with anyio.create_task_group() as group:
                     for record in asked:
                         group.start_soon(run, record)
+            completed = len(probes) == len(asked)
+            answered = {p["session_id"] for p in probes}
+            probes += [_unfinished(record) for record in asked if record.session_id not in answered]
             shown = [sessions.shown(p, caller) for p in probes]
             results["all_sessions"] = sorted(shown, key=lambda p: p["session_id"])
             outcomes = [p["status"] for p in probes]
-            completed = len(probes) == len(asked)
         if args.include_buffer_status:
             results["buffer_status"] = self.runtime.buffer.status()
         if args.include_reconnection_stats:
@@ -275,3 +277,14 @@ class RebootTools:
             )
         overall = "pass" if passed == len(outcomes) else ("partial" if passed else "fail")
         return {"test_completed": completed, "timestamp": utc_iso(), "overall_status": overall, "results": results}
+
+
+def _unfinished(record: Any) -> dict[str, Any]:
+    """A session whose probe outlasted the whole test's bound: not reachable as far as the test knows."""
+    return {
+        "session_id": record.session_id,
+        "transport": record.transport,
+        "status": "fail",
+        "reachable": False,
+        "reason": f"the probe did not end within the test's {PING_TIMEOUT_S * 2:g}s",
+    }
