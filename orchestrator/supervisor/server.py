@@ -47,6 +47,7 @@ from orchestrator.supervisor.http_guard import (
 from orchestrator.supervisor.reboot_tools import DESCRIPTIONS, MODELS, ArgumentError, RebootTools
 from orchestrator.supervisor.runtime import Runtime, SupervisorSettings, WorkerFactory, json_result
 from orchestrator.supervisor.sessions import STATELESS_PREFIX, STDIO_SESSION_ID, Caller
+from orchestrator.supervisor.stdio_refusals import answering_unparsable
 from orchestrator.supervisor.strict import StrictArguments
 from orchestrator.supervisor.supervision import SupervisionPolicy
 from orchestrator.supervisor.worker_process import WorkerHandle
@@ -136,7 +137,8 @@ class Supervisor:
     # -- transports ------------------------------------------------------------------------
     async def serve_stdio(self) -> None:
         async with stdio_server() as (read_stream, write_stream):
-            await self.server.run(read_stream, write_stream, self.server.create_initialization_options())
+            async with answering_unparsable(read_stream, write_stream) as parsed:
+                await self.server.run(parsed, write_stream, self.server.create_initialization_options())
 
     async def serve_http(self, host: str, port: int, token: str | None = None) -> None:
         # IPPROTO_TCP named, not left 0: asyncio turns Nagle's algorithm off only on sockets that say
