@@ -1,9 +1,7 @@
 """How long the harness's command line takes to start: `--help` and `validate scenarios/`, side by side
 with the bare interpreter, for this tree and (with --baseline REF) a commit of it.
 
-The baseline's files come from `git archive REF` into a temporary directory, run with that
-directory first on PYTHONPATH, so both are measured in one run on one machine state (the machine
-is shared and noisy: compare within a run). Prints medians and writes every sample to
+Both trees are measured in one run on one machine state (benchmarks.baseline). Prints medians and writes every sample to
 reports/benchmarks/ (benchmarks.record).
 
     .venv/bin/python -m benchmarks.startup [--repeat 7] [--baseline 3d96ac1]
@@ -12,19 +10,16 @@ reports/benchmarks/ (benchmarks.record).
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import subprocess
 import sys
-import tarfile
-import tempfile
 import time
 from pathlib import Path
 from statistics import median
 
+from benchmarks.baseline import trees_beside
 from benchmarks.record import machine, save
 
-ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = {
     "python -c pass": ["-c", "pass"],
     "chaos --help": ["-m", "chaos", "--help"],
@@ -39,24 +34,13 @@ def timed(arguments: list[str], tree: Path) -> float:
     return time.perf_counter() - started
 
 
-def extract(ref: str, into: Path) -> Path:
-    archive = subprocess.run(["git", "archive", ref, "chaos", "orchestrator", "mcp_task_orchestrator", "scenarios"],
-                             cwd=ROOT, capture_output=True, check=True).stdout  # fmt: skip
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
-    return into
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--baseline", metavar="REF", help="a commit to measure beside this tree")
     args = parser.parse_args()
     started = machine()
-    with tempfile.TemporaryDirectory() as scratch:
-        trees = {"this tree": ROOT}
-        if args.baseline:
-            trees[args.baseline] = extract(args.baseline, Path(scratch))
+    with trees_beside(args.baseline) as (trees, _):
         samples = {tree: {name: [] for name in COMMANDS} for tree in trees}
         for _ in range(args.repeat):  # interleaved, so a burst of load hits every column alike
             for tree, path in trees.items():

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -22,8 +21,8 @@ from statistics import median
 import anyio
 from mcp import Client, StdioServerParameters
 
+from benchmarks.baseline import trees_beside
 from benchmarks.record import machine, save
-from benchmarks.startup import ROOT, extract
 from chaos.target.client import call, until_serving
 from chaos.target.live.orchestrator import server_command, server_env
 
@@ -61,11 +60,8 @@ def main() -> None:
     parser.add_argument("--baseline", metavar="REF", help="a commit to measure beside this tree")
     args = parser.parse_args()
     started = machine()
-    with tempfile.TemporaryDirectory() as scratch:
-        trees = {"this tree": ROOT}
-        if args.baseline:
-            trees[args.baseline] = extract(args.baseline, Path(scratch) / "baseline")
-        samples = anyio.run(measure, trees, Path(scratch), args.rounds, args.calls)
+    with trees_beside(args.baseline) as (trees, scratch):
+        samples = anyio.run(measure, trees, scratch, args.rounds, args.calls)
     medians = {name: median(values) for name, values in samples.items()}
     for name, value in medians.items():
         print(f"{name:<12} {value * 1000:8.3f} ms per {TOOL} over stdio (median of {args.rounds} rounds of {args.calls})")
